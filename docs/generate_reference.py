@@ -1,0 +1,58 @@
+"""Regenerate docs/reference/settings.md from the settings model: `python docs/generate_reference.py`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from tenantgate.settings import DeploymentSettings, ModelSettings, Settings
+
+OUT = Path(__file__).parent / "reference" / "settings.md"
+
+HEADER = """# Settings reference
+
+Settings come from, highest precedence first: command-line flags (`--host`, `--port`), environment
+variables, the settings file (`--config FILE` or `$TENANTGATE_CONFIG`; TOML or YAML), defaults.
+Environment variables are the dotted path in upper case with `__` between levels and the prefix
+`TENANTGATE_`: `server.port` is `TENANTGATE_SERVER__PORT`. Lists and objects take JSON:
+`TENANTGATE_AUTH__API_KEY_SHA256='["…"]'`.
+
+Secrets are never written in settings: a deployment names the environment variable or file that
+holds its credential (`credential_env`, `credential_file`), and API keys are listed by SHA-256 digest.
+"""
+
+
+def _rows(model: type[BaseModel], prefix: str = "") -> list[str]:
+    rows = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel) and name != "models":
+            rows += _rows(annotation, f"{prefix}{name}.")
+            continue
+        if field.is_required():
+            shown = "required"
+        else:
+            default = field.get_default(call_default_factory=True)
+            if isinstance(default, BaseModel):
+                default = default.model_dump()
+            shown = json.dumps(default) if default is not None else "—"
+        rows.append(f"| `{prefix}{name}` | `{shown}` | {field.description or ''} |")
+    return rows
+
+
+def main() -> None:
+    lines = [HEADER, "| setting | default | meaning |", "|---|---|---|", *_rows(Settings), ""]
+    lines += ["## The model catalog (`models`)", "",
+              "Each entry maps a public model name to deployments tried in order (failover before the",
+              "first byte reaches the client).", "", "| field | default | meaning |", "|---|---|---|"]
+    lines += [r.replace("| `", "| `models[].", 1) for r in _rows(ModelSettings) if "deployments" not in r]
+    lines += [r.replace("| `", "| `models[].deployments[].", 1) for r in _rows(DeploymentSettings)]
+    lines += ["", "Provider-specific deployment fields are documented with each provider in",
+              "`docs/providers/`.", ""]
+    OUT.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

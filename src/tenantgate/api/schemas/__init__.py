@@ -1,0 +1,1 @@
+"""OpenAI wire models for request validation (msgspec structs; unknown fields pass through)."""

@@ -1,0 +1,1 @@
+"""The `tenantgate` command line: thin commands that parse, call a service and print."""

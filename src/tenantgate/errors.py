@@ -1,0 +1,356 @@
+"""One error hierarchy for the whole gateway; every error renders as OpenAI's error shape.
+
+Each concrete class has a stable snake_case ``code``, an HTTP ``status`` and an OpenAI
+error ``type``. The API renders exactly one shape::
+
+    {"error": {"message": ..., "type": ..., "param": ..., "code": ...}}
+
+The tree (``docs/reference/errors.md`` documents every code, and a test keeps them equal)::
+
+    TenantgateError
+    ├── InvalidRequest                      400 invalid_request_error
+    │   ├── InvalidJson                     invalid_json
+    │   ├── InvalidParameterType            invalid_type
+    │   ├── MissingParameter                missing_required_parameter
+    │   ├── InvalidParameterValue           invalid_value
+    │   ├── UnsupportedParameter            unsupported_parameter
+    │   ├── ContextLengthExceeded           context_length_exceeded
+    │   └── UpstreamRejectedRequest         upstream_invalid_request
+    ├── AuthenticationFailed                401 authentication_error
+    │   ├── MissingApiKey                   missing_api_key
+    │   └── InvalidApiKey                   invalid_api_key
+    ├── PermissionDenied                    403 permission_error (permission_denied)
+    ├── NotFound                            404 not_found_error
+    │   ├── ModelNotFound                   model_not_found
+    │   └── RouteNotFound                   route_not_found
+    ├── MethodNotAllowed                    405 invalid_request_error (method_not_allowed)
+    ├── RequestTimeout                      408 invalid_request_error (request_timeout)
+    ├── RequestTooLarge                     413 invalid_request_error (request_too_large)
+    ├── UnsupportedMediaType                415 invalid_request_error (unsupported_media_type)
+    ├── RateLimited                         429 rate_limit_error
+    │   └── LocalQueueFull                  local_queue_full
+    ├── InternalError                       500 server_error (internal_error)
+    ├── UpstreamError                       502 upstream_error
+    │   ├── UpstreamBadResponse             upstream_bad_response
+    │   ├── UpstreamAuthFailed              upstream_auth_failed
+    │   ├── UpstreamStreamInterrupted       upstream_stream_interrupted
+    │   ├── UpstreamRateLimited             429 upstream_rate_limited
+    │   ├── UpstreamUnavailable             503 upstream_unavailable
+    │   └── UpstreamTimeout                 504 upstream_timeout
+    └── ServiceUnavailable                  503 server_error
+        ├── NoDeploymentAvailable           no_deployment_available
+        ├── LocalModelUnavailable           local_model_unavailable
+        └── LocalQueueDeadlineExceeded      local_queue_deadline_exceeded
+
+Failover decides by type, never by message text: ``UpstreamError.retryable`` says whether
+another deployment may be tried while nothing has reached the client.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class TenantgateError(Exception):
+    """Root of every error the gateway raises on purpose."""
+
+    code: ClassVar[str] = "tenantgate_error"
+    status: ClassVar[int] = 500
+    error_type: ClassVar[str] = "server_error"
+    default_message: ClassVar[str] = "The gateway could not handle the request."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        param: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.param = param
+        self.retry_after_s = retry_after_s
+        super().__init__(self.message)
+
+    def to_body(self) -> dict[str, object]:
+        """The OpenAI error object for this error."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.error_type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(TenantgateError):
+    """The request is malformed or inconsistent; retrying it unchanged cannot succeed."""
+
+    code = "invalid_request"
+    status = 400
+    error_type = "invalid_request_error"
+    default_message = "The request is invalid."
+
+
+class InvalidJson(InvalidRequest):
+    """The body is not valid JSON (or not a JSON object)."""
+
+    code = "invalid_json"
+    default_message = (
+        "We could not parse the JSON body of your request. The body must be a JSON object."
+    )
+
+
+class InvalidParameterType(InvalidRequest):
+    """A parameter has the wrong JSON type."""
+
+    code = "invalid_type"
+
+
+class MissingParameter(InvalidRequest):
+    """A required parameter is absent."""
+
+    code = "missing_required_parameter"
+
+
+class InvalidParameterValue(InvalidRequest):
+    """A parameter has the right type but a value outside its domain."""
+
+    code = "invalid_value"
+
+
+class UnsupportedParameter(InvalidRequest):
+    """The chosen model or deployment cannot honour a parameter."""
+
+    code = "unsupported_parameter"
+
+
+class ContextLengthExceeded(InvalidRequest):
+    """The prompt (plus requested output) does not fit the model's context window."""
+
+    code = "context_length_exceeded"
+
+
+class UpstreamRejectedRequest(InvalidRequest):
+    """The upstream answered 4xx about the request's content; its message is relayed."""
+
+    code = "upstream_invalid_request"
+
+
+class AuthenticationFailed(TenantgateError):
+    """The caller could not be authenticated."""
+
+    code = "authentication_failed"
+    status = 401
+    error_type = "authentication_error"
+    default_message = "Authentication failed."
+
+
+class MissingApiKey(AuthenticationFailed):
+    """No API key was sent."""
+
+    code = "missing_api_key"
+    default_message = (
+        "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
+    )
+
+
+class InvalidApiKey(AuthenticationFailed):
+    """The API key is unknown, malformed, expired or revoked; which one is not revealed."""
+
+    code = "invalid_api_key"
+    default_message = "Incorrect, expired or revoked API key provided."
+
+
+class PermissionDenied(TenantgateError):
+    """The caller is authenticated but no policy allows this action."""
+
+    code = "permission_denied"
+    status = 403
+    error_type = "permission_error"
+    default_message = "You are not allowed to perform this action."
+
+
+class NotFound(TenantgateError):
+    """The addressed object does not exist (or is not visible to the caller)."""
+
+    code = "not_found"
+    status = 404
+    error_type = "not_found_error"
+    default_message = "Not found."
+
+
+class ModelNotFound(NotFound):
+    """The requested model is not in the catalog (or not visible to the caller)."""
+
+    code = "model_not_found"
+    error_type = "invalid_request_error"
+
+
+class RouteNotFound(NotFound):
+    """No endpoint is served at this path."""
+
+    code = "route_not_found"
+    error_type = "invalid_request_error"
+
+
+class MethodNotAllowed(TenantgateError):
+    """The path exists but not for this HTTP method."""
+
+    code = "method_not_allowed"
+    status = 405
+    error_type = "invalid_request_error"
+    default_message = "Method not allowed for this endpoint."
+
+
+class RequestTimeout(TenantgateError):
+    """The client did not finish sending its request before the receive deadline."""
+
+    code = "request_timeout"
+    status = 408
+    error_type = "invalid_request_error"
+    default_message = "The request body was not received in time."
+
+
+class RequestTooLarge(TenantgateError):
+    """The request body exceeds the configured maximum."""
+
+    code = "request_too_large"
+    status = 413
+    error_type = "invalid_request_error"
+    default_message = "The request body is too large."
+
+
+class UnsupportedMediaType(TenantgateError):
+    """The body is declared as something other than JSON."""
+
+    code = "unsupported_media_type"
+    status = 415
+    error_type = "invalid_request_error"
+    default_message = "The request body must be JSON (Content-Type: application/json)."
+
+
+class RateLimited(TenantgateError):
+    """The caller is over a rate limit; ``retry_after_s`` says when to come back."""
+
+    code = "rate_limit_exceeded"
+    status = 429
+    error_type = "rate_limit_error"
+    default_message = "Rate limit reached. Retry after the time in the Retry-After header."
+
+
+class LocalQueueFull(RateLimited):
+    """The local model's request queue is full."""
+
+    code = "local_queue_full"
+    default_message = "The local model is busy and its queue is full. Retry shortly."
+
+
+class InternalError(TenantgateError):
+    """A bug: something the gateway did not expect. Logged with its traceback."""
+
+    code = "internal_error"
+    default_message = "The gateway had an internal error. The request id identifies it in the logs."
+
+
+class UpstreamError(TenantgateError):
+    """An upstream provider failed; subclasses say how, and whether failover may help."""
+
+    code = "upstream_error"
+    status = 502
+    error_type = "server_error"
+    default_message = "The upstream provider returned an error."
+    retryable: ClassVar[bool] = False
+
+
+class UpstreamBadResponse(UpstreamError):
+    """The upstream answered something that is not a valid response in its wire format."""
+
+    code = "upstream_bad_response"
+    default_message = "The upstream provider returned a malformed response."
+    retryable = True
+
+
+class UpstreamAuthFailed(UpstreamError):
+    """The upstream refused the gateway's own credentials: an operator problem, not the caller's."""
+
+    code = "upstream_auth_failed"
+    default_message = "The gateway's credentials for the upstream provider were rejected."
+    retryable = True
+
+
+class UpstreamStreamInterrupted(UpstreamError):
+    """The upstream stream broke after the answer had started; the answer is incomplete."""
+
+    code = "upstream_stream_interrupted"
+    default_message = "The upstream stream was interrupted; the answer is incomplete."
+
+
+class UpstreamRateLimited(UpstreamError):
+    """The upstream throttled the request (its 429)."""
+
+    code = "upstream_rate_limited"
+    status = 429
+    error_type = "rate_limit_error"
+    default_message = "The upstream provider is rate limiting requests."
+    retryable = True
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The upstream is down: 5xx, refused or reset connections."""
+
+    code = "upstream_unavailable"
+    status = 503
+    default_message = "The upstream provider is unavailable."
+    retryable = True
+
+
+class UpstreamTimeout(UpstreamError):
+    """The upstream did not connect, answer or continue within its deadline."""
+
+    code = "upstream_timeout"
+    status = 504
+    default_message = "The upstream provider did not respond in time."
+    retryable = True
+
+
+class ServiceUnavailable(TenantgateError):
+    """The gateway cannot serve this now; ``retry_after_s`` may say when to retry."""
+
+    code = "service_unavailable"
+    status = 503
+    error_type = "server_error"
+    default_message = "The service is temporarily unavailable."
+
+
+class NoDeploymentAvailable(ServiceUnavailable):
+    """Every deployment of the model failed or is unavailable."""
+
+    code = "no_deployment_available"
+    default_message = "No deployment of this model is available right now."
+
+
+class LocalModelUnavailable(ServiceUnavailable):
+    """The local engine or its model files are not installed or failed to load."""
+
+    code = "local_model_unavailable"
+    default_message = "The local model is not available on this server."
+
+
+class LocalQueueDeadlineExceeded(ServiceUnavailable):
+    """The request waited in the local model's queue past its deadline."""
+
+    code = "local_queue_deadline_exceeded"
+    default_message = "The local model was too busy to start this request in time."
+
+
+def all_error_classes() -> list[type[TenantgateError]]:
+    """Every error class in the hierarchy, root first (used by docs and their test)."""
+    seen: list[type[TenantgateError]] = []
+    pending: list[type[TenantgateError]] = [TenantgateError]
+    while pending:
+        cls = pending.pop(0)
+        if cls not in seen:
+            seen.append(cls)
+            pending.extend(cls.__subclasses__())
+    return seen

@@ -1,0 +1,79 @@
+"""Prometheus metrics of the gateway, on a registry of its own (so tests can build several apps).
+
+Label children are cached: ``labels()`` costs a lock and a dict lookup that the hot path
+need not pay per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+MemoryReport = Callable[[], list[tuple[str, int]]]
+
+
+class _LocalModelMemory(Collector):
+    """Resident memory of loaded local models, read when scraped."""
+
+    def __init__(self, report: MemoryReport) -> None:
+        self._report = report
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "tenantgate_local_model_memory_bytes",
+            "Memory held by each loaded local model.",
+            labels=["model"],
+        )
+        for name, size in self._report():
+            family.add_metric([name], float(size))
+        return [family]
+
+
+class GatewayMetrics:
+    """The gateway's counters, histograms and gauges."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._requests = Counter(
+            "tenantgate_requests", "HTTP requests by route and status.",
+            ["route", "status"], registry=self.registry,
+        )
+        self._latency = Histogram(
+            "tenantgate_request_duration_seconds", "Time to the end of the response, by route.",
+            ["route"], buckets=LATENCY_BUCKETS_S, registry=self.registry,
+        )
+        self._upstream_errors = Counter(
+            "tenantgate_upstream_errors", "Failed upstream attempts by provider and error code.",
+            ["provider", "code"], registry=self.registry,
+        )
+        self.inflight_streams = Gauge(
+            "tenantgate_inflight_streams", "Streaming responses in progress.",
+            registry=self.registry,
+        )
+        self._request_children: dict[tuple[str, int], Counter] = {}
+        self._latency_children: dict[str, Histogram] = {}
+
+    def request_done(self, route: str, status: int, duration_s: float) -> None:
+        key = (route, status)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self._request_children[key] = self._requests.labels(route, str(status))
+        child.inc()
+        hist = self._latency_children.get(route)
+        if hist is None:
+            hist = self._latency_children[route] = self._latency.labels(route)
+        hist.observe(duration_s)
+
+    def upstream_error(self, provider: str, code: str) -> None:
+        self._upstream_errors.labels(provider, code).inc()
+
+    def watch_local_memory(self, report: MemoryReport) -> None:
+        self.registry.register(_LocalModelMemory(report))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,102 @@
+"""A deployment reached over HTTP: an adapter (translation) + a signer (credentials) + the transport.
+
+Every HTTP provider uses this one backend, so a new provider is only its adapter module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from tenantgate.errors import UpstreamBadResponse, UpstreamStreamInterrupted
+from tenantgate.providers.base import (
+    Capabilities,
+    DeploymentInfo,
+    Operation,
+    ProviderAdapter,
+    Reply,
+    RequestSigner,
+    StreamPiece,
+    UpstreamRequest,
+    UpstreamResponse,
+)
+from tenantgate.providers.sse_parser import SseParser
+from tenantgate.providers.transport import HttpTransport
+from tenantgate.settings import UpstreamTimeouts
+
+
+class HttpBackend:
+    """Runs one attempt against one HTTP deployment."""
+
+    def __init__(
+        self,
+        *,
+        info: DeploymentInfo,
+        adapter: ProviderAdapter,
+        signer: RequestSigner,
+        transport: HttpTransport,
+        timeouts: UpstreamTimeouts,
+    ) -> None:
+        self.info = info
+        self.adapter = adapter
+        self.capabilities: Capabilities = adapter.capabilities
+        self._signer = signer
+        self._transport = transport
+        self._timeouts = timeouts
+
+    async def _signed(self, request: UpstreamRequest) -> UpstreamRequest:
+        if self._signer.may_block:
+            return await asyncio.to_thread(self._signer.sign, request)
+        return self._signer.sign(request)
+
+    async def complete(self, operation: Operation, body: dict[str, Any]) -> Reply:
+        request = await self._signed(self.adapter.build_request(operation, body, stream=False))
+        response = await self._transport.send(request, self._timeouts)
+        if response.status >= 300:
+            raise self.adapter.map_error(response)
+        return self.adapter.parse_response(operation, body, response)
+
+    async def stream(self, operation: Operation, body: dict[str, Any]) -> AsyncGenerator[StreamPiece, None]:
+        request = await self._signed(self.adapter.build_request(operation, body, stream=True))
+        choices_expected = _choices_expected(body)
+        finished = 0
+        async with self._transport.stream(request, self._timeouts) as upstream:
+            if upstream.status >= 300:
+                error_body = await upstream.read_all()
+                raise self.adapter.map_error(
+                    UpstreamResponse(status=upstream.status, headers=upstream.headers, body=error_body)
+                )
+            if not upstream.headers.get("content-type", "").startswith("text/event-stream"):
+                raise UpstreamBadResponse("The upstream did not answer with an event stream.")
+            decoder = self.adapter.stream_decoder(operation, body)
+            parser = SseParser()
+            async for chunk in upstream.chunks():
+                for event in parser.feed(chunk):
+                    decoded = decoder.feed(event.data)
+                    for piece in decoded.pieces:
+                        finished += piece.finished_choices
+                        yield piece
+                    if decoded.done:
+                        return
+            for event in parser.flush():
+                decoded = decoder.feed(event.data)
+                for piece in decoded.pieces:
+                    finished += piece.finished_choices
+                    yield piece
+                if decoded.done:
+                    return
+        if finished < choices_expected:
+            raise UpstreamStreamInterrupted(
+                "The upstream closed the stream before the answer was complete."
+            )
+        # Every choice finished but no [DONE]: the answer is whole, the upstream was sloppy.
+
+    async def aclose(self) -> None:
+        """The transport is shared; nothing is held per deployment."""
+
+
+def _choices_expected(body: dict[str, Any]) -> int:
+    n = body.get("n")
+    return n if isinstance(n, int) and n > 0 else 1
+

@@ -1,0 +1,134 @@
+"""The ``local`` provider: embedded models computed in-process on the CPU.
+
+With no configuration the catalog offers the two embedded defaults (:func:`default_models`):
+an instruction-tuned SmolLM2 chat model and the MiniLM embedding model, both shipped inside
+installed Python packages. Other GGUF chat models are added in the catalog config::
+
+    models:
+      - name: my-model
+        deployments:
+          - provider: local
+            model: my-model            # a label (or a built-in id, see BUILTIN_MODELS)
+            path: /models/file.gguf    # absolute path to a GGUF file
+            threads: 2                 # optional, default local.threads
+            context_tokens: 4096       # optional, default local.context_tokens
+            max_output_tokens: 256     # optional, default local.max_output_tokens
+            chat_template: "..."       # optional Jinja template when the GGUF has none
+
+Model files are located when a model first loads, so a gateway without the local extras
+still starts; requests to the model then fail with ``local_model_unavailable`` naming the
+pip command to run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tenantgate.local.chat_backend import LocalChatBackend
+from tenantgate.local.chat_engine import ChatEngine, ChatEngineConfig
+from tenantgate.local.embedding_backend import LocalEmbeddingBackend
+from tenantgate.local.embedding_engine import EmbeddingEngine, EmbeddingEngineConfig
+from tenantgate.local.model_files import (
+    BUILTIN_MODELS,
+    MINILM_L6_V2_INT8,
+    SMOLLM2_135M_INSTRUCT,
+    ModelFiles,
+    ModelKind,
+    locate_builtin,
+    locate_gguf,
+)
+from tenantgate.local.residency import loaded_models
+from tenantgate.local.scheduler import Scheduler
+from tenantgate.providers.base import Backend, DeploymentInfo
+from tenantgate.settings import DeploymentSettings, LocalSettings, ModelSettings
+
+if TYPE_CHECKING:  # the registry imports this module to register it
+    from tenantgate.providers.registry import BackendServices
+
+__all__ = [
+    "LocalOptions",
+    "create_backend",
+    "default_models",
+    "loaded_model_memory",
+    "loaded_models",
+]
+
+loaded_model_memory = loaded_models
+"""(model, bytes) of loaded local models for the /metrics gauge; see tenantgate.local.residency."""
+
+
+class LocalOptions(BaseModel):
+    """Provider-specific fields of a ``provider: local`` deployment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = Field(None, description="Absolute path of a GGUF chat model file.")
+    threads: int | None = Field(None, ge=1, description="CPU threads; default local.threads.")
+    context_tokens: int | None = Field(None, ge=256, description="Context window in tokens.")
+    max_output_tokens: int | None = Field(None, ge=1, description="Default output cap.")
+    chat_template: str | None = Field(None, description="Jinja chat template override.")
+
+
+def default_models(local: LocalSettings) -> list[ModelSettings]:
+    """The embedded defaults: the SmolLM2 chat model and the MiniLM embedding model."""
+    return [
+        ModelSettings(
+            name=local.chat_model_name,
+            deployments=[_builtin_deployment(SMOLLM2_135M_INSTRUCT)],
+            owned_by="tenantgate-local",
+        ),
+        ModelSettings(
+            name=local.embedding_model_name,
+            deployments=[_builtin_deployment(MINILM_L6_V2_INT8)],
+            owned_by="tenantgate-local",
+        ),
+    ]
+
+
+def create_backend(
+    deployment: DeploymentSettings, info: DeploymentInfo, services: BackendServices
+) -> Backend:
+    """Build the local backend of one deployment (no model file is opened here)."""
+    local = services.local
+    options = LocalOptions.model_validate(deployment.provider_options())
+    locate, kind = _locator(deployment.model, options.path)
+    label = info.model_name if info.index == 0 else f"{info.model_name}#{info.index}"
+    scheduler = Scheduler(
+        slots=1, queue_max=local.queue_max, queue_deadline_ms=local.queue_deadline_ms
+    )
+    if kind is ModelKind.EMBEDDING:
+        engine = EmbeddingEngine(
+            EmbeddingEngineConfig(label=label, locate=locate,
+                                  threads=options.threads or local.embedding_threads)
+        )
+        return LocalEmbeddingBackend(
+            info=info, engine=engine, scheduler=scheduler, idle_unload_s=local.idle_unload_s
+        )
+    chat = ChatEngine(
+        ChatEngineConfig(
+            label=label,
+            locate=locate,
+            context_tokens=options.context_tokens or local.context_tokens,
+            threads=options.threads or local.threads,
+            max_output_tokens=options.max_output_tokens or local.max_output_tokens,
+            chat_template=options.chat_template,
+        )
+    )
+    return LocalChatBackend(
+        info=info, engine=chat, scheduler=scheduler, idle_unload_s=local.idle_unload_s
+    )
+
+
+def _builtin_deployment(builtin_id: str) -> DeploymentSettings:
+    return DeploymentSettings.model_validate({"provider": "local", "model": builtin_id})
+
+
+def _locator(model: str, path: str | None) -> tuple[Callable[[], ModelFiles], ModelKind]:
+    if path is not None:
+        return (lambda: locate_gguf(path)), ModelKind.CHAT
+    builtin = BUILTIN_MODELS.get(model)
+    kind = builtin.kind if builtin is not None else ModelKind.CHAT
+    return (lambda: locate_builtin(model)), kind

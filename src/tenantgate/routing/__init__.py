@@ -1,0 +1,1 @@
+"""Routing decisions: which deployment answers, and when to move on to the next (pure)."""

@@ -1,0 +1,24 @@
+"""Which failures move a request on to the next deployment (decided by error type only).
+
+Failover happens only while nothing has reached the client; after that a failure ends the
+stream with an explicit error event instead.
+"""
+
+from __future__ import annotations
+
+from tenantgate.errors import (
+    LocalModelUnavailable,
+    LocalQueueDeadlineExceeded,
+    LocalQueueFull,
+    TenantgateError,
+    UpstreamError,
+)
+
+_CAPACITY_ERRORS = (LocalQueueFull, LocalQueueDeadlineExceeded, LocalModelUnavailable)
+
+
+def may_fail_over(error: TenantgateError) -> bool:
+    """True when another deployment could plausibly answer the same request."""
+    if isinstance(error, UpstreamError):
+        return error.retryable
+    return isinstance(error, _CAPACITY_ERRORS)

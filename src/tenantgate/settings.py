@@ -1,0 +1,278 @@
+"""The one settings tree: defaults, then a TOML/YAML file, then ``TENANTGATE_*`` environment variables.
+
+This is the only module that reads the environment for configuration (12-factor). Nested
+fields are set with ``__``: ``TENANTGATE_SERVER__PORT=9000``. Every field carries a
+description and a unit in its name; ``docs/reference/settings.md`` lists them all and a test
+keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CONFIG_FILE_ENV = "TENANTGATE_CONFIG"
+
+
+class SettingsError(ValueError):
+    """The configuration file or environment is invalid; the message says where."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    """How the HTTP server listens and guards itself against abusive clients."""
+
+    host: str = Field("127.0.0.1", description="Address to bind.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port to bind (0 picks a free one).")
+    workers: int = Field(1, ge=1, le=64, description="Server worker processes.")
+    header_read_timeout_ms: int = Field(
+        10_000, ge=100, description="Deadline to receive a request's headers (slowloris); else closed."
+    )
+    request_body_max_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest accepted request body; larger gets 413."
+    )
+    request_receive_timeout_ms: int = Field(
+        30_000, ge=100, description="Absolute deadline to receive a whole request body (slowloris)."
+    )
+    keep_alive_timeout_s: int = Field(
+        5, ge=1, description="Idle keep-alive connections are closed after this long."
+    )
+
+
+class LoggingSettings(_Section):
+    """Log format and verbosity; secrets are redacted from every line whatever the level."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    format: Literal["json", "text"] = Field("json", description="JSON lines or human text.")
+    access_log: bool = Field(True, description="One line per request with its request id.")
+
+
+class StorageSettings(_Section):
+    """Where durable state lives: a SQLite file by default, PostgreSQL for many replicas."""
+
+    url: str = Field(
+        "sqlite+aiosqlite:///./tenantgate.db",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB.",
+    )
+    auto_migrate: bool = Field(True, description="Apply database migrations at start-up.")
+    pool_size: int = Field(10, ge=1, description="PostgreSQL connection pool size per process.")
+    echo_sql: bool = Field(False, description="Log every SQL statement (debugging only).")
+
+
+class UpstreamTimeouts(_Section):
+    """Deadlines for talking to an upstream provider; a deployment may override any of them."""
+
+    connect_timeout_ms: int = Field(5_000, ge=1, description="TCP+TLS connect deadline.")
+    first_byte_timeout_ms: int = Field(
+        120_000, ge=1, description="Deadline from sending the request to the first response byte."
+    )
+    idle_timeout_ms: int = Field(
+        60_000, ge=1, description="Longest gap between two stream chunks before giving up."
+    )
+    total_timeout_ms: int = Field(
+        900_000, ge=1, description="Absolute deadline for one upstream attempt, streams included."
+    )
+
+
+class UpstreamSettings(_Section):
+    """Connection pooling and default timeouts for the HTTP providers."""
+
+    timeouts: UpstreamTimeouts = Field(default_factory=UpstreamTimeouts)
+    connections_max: int = Field(512, ge=1, description="Open upstream connections, all hosts.")
+    connections_per_host_max: int = Field(128, ge=1, description="Open connections per host.")
+    allow_plain_http: bool = Field(
+        True, description="Allow http:// upstreams (needed for local servers such as vLLM)."
+    )
+
+
+class AuthSettings(_Section):
+    """Client authentication for the OpenAI surface."""
+
+    required: bool = Field(
+        False, description="Require an API key on /v1/*; off only for a loopback quickstart."
+    )
+    api_key_sha256: list[str] = Field(
+        default_factory=list,
+        description="SHA-256 hex digests of accepted static API keys (never the keys themselves).",
+    )
+
+
+class LocalSettings(_Section):
+    """The embedded local models that run in-process on the CPU."""
+
+    enabled: bool = Field(True, description="Offer the embedded local models.")
+    chat_model_name: str = Field("smollm2-135m-instruct", description="Public name of the chat model.")
+    embedding_model_name: str = Field(
+        "all-minilm-l6-v2", description="Public name of the embedding model."
+    )
+    load: Literal["lazy", "startup"] = Field(
+        "lazy", description="Load model files on first use or when the server starts."
+    )
+    threads: int = Field(1, ge=1, description="CPU threads per local chat model (1 is robust on 2 cores).")
+    embedding_threads: int = Field(1, ge=1, description="CPU threads for the embedding model.")
+    context_tokens: int = Field(2048, ge=256, description="Context window of the local chat model.")
+    parallel_sequences: int = Field(
+        1, ge=1, le=64, description="Sequences a local chat model decodes at once."
+    )
+    queue_max: int = Field(16, ge=0, description="Requests that may wait for a local model.")
+    queue_deadline_ms: int = Field(
+        30_000, ge=1, description="Longest wait in the local queue before 503."
+    )
+    idle_unload_s: int = Field(
+        0, ge=0, description="Unload a local model idle this long (0 keeps it loaded)."
+    )
+    max_output_tokens: int = Field(
+        512, ge=1, description="Output cap of a local completion when max_tokens is not given."
+    )
+
+
+class DeploymentSettings(BaseModel):
+    """One place a model is served: a provider, an endpoint, an upstream model and a credential.
+
+    Provider-specific fields (e.g. ``api_version``, ``compartment_id``) are validated by the
+    provider module itself, so its quirks stay in one place.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    provider: str = Field(description="Provider adapter name (one of docs/providers/).")
+    model: str = Field(description="The model (or deployment) name the upstream expects.")
+    base_url: str | None = Field(None, description="Endpoint base URL; fixed by config, never by clients.")
+    region: str | None = Field(None, description="Cloud region of the deployment.")
+    credential_env: str | None = Field(None, description="Environment variable holding the secret.")
+    credential_file: str | None = Field(None, description="File holding the secret.")
+    timeouts: UpstreamTimeouts | None = Field(None, description="Overrides of upstream.timeouts.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    def provider_options(self) -> dict[str, Any]:
+        """The provider-specific fields, for the provider to validate."""
+        return dict(self.model_extra or {})
+
+
+class ModelSettings(_Section):
+    """A public model name and the deployments that serve it, tried in order."""
+
+    name: str = Field(description="The name clients send as `model`.")
+    deployments: list[DeploymentSettings] = Field(min_length=1)
+    owned_by: str = Field("tenantgate", description="`owned_by` shown in /v1/models.")
+
+
+class Settings(BaseSettings):
+    """Everything Tenantgate can be told, one section per concern."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TENANTGATE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    local: LocalSettings = Field(default_factory=LocalSettings)
+    models: list[ModelSettings] = Field(default_factory=list, description="The model catalog.")
+
+    @model_validator(mode="after")
+    def _unique_model_names(self) -> Settings:
+        names = [m.name for m in self.models]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"model names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Reads one TOML or YAML file as a settings source."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse a TOML (.toml) or YAML (.yaml/.yml) file into a mapping."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise SettingsError(f"{path}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: the top level must be a mapping")
+    return data
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build the settings from defaults, the file (or $TENANTGATE_CONFIG), env and overrides.
+
+    Precedence, highest first: ``overrides`` (CLI flags), environment, file, defaults.
+    """
+    path = config_file or os.environ.get(CONFIG_FILE_ENV)
+    file_data = read_config_file(Path(path)) if path else {}
+
+    class _Loaded(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _FileSource(settings_cls, file_data))
+
+    try:
+        loaded = _Loaded(**overrides)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+    return Settings.model_validate(loaded.model_dump())
+
+
+def export_for_workers(config_file: Path | None, host: str | None, port: int | None) -> None:
+    """Put the CLI's choices into the environment, where every server worker's load_settings finds them.
+
+    Worker processes build their own app from the same sources, so the CLI flags travel as the
+    same variables an operator could have set.
+    """
+    if config_file is not None:
+        os.environ[CONFIG_FILE_ENV] = str(config_file.resolve())
+    if host is not None:
+        os.environ["TENANTGATE_SERVER__HOST"] = host
+    if port is not None:
+        os.environ["TENANTGATE_SERVER__PORT"] = str(port)
+
+
+def read_secret(env_name: str | None, file_path: str | None) -> str | None:
+    """Resolve a credential reference; the value is never logged or echoed."""
+    if env_name:
+        return os.environ.get(env_name)
+    if file_path:
+        try:
+            return Path(file_path).expanduser().read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+    return None

@@ -1,0 +1,48 @@
+"""SQLite connection setup: pragmas, and who emits BEGIN.
+
+Python's sqlite3 (3.11) emits a DEFERRED ``BEGIN`` only before DML, so two
+transactions that read and then write both take a read snapshot and the second to
+upgrade to a write lock fails at once with SQLITE_BUSY: busy_timeout does not help,
+because waiting cannot make its snapshot current. We therefore switch the driver's
+transaction control off (``isolation_level = None``) and emit BEGIN ourselves from
+SQLAlchemy's ``begin`` event (the documented recipe): ``BEGIN IMMEDIATE`` for write
+transactions, so writers queue on busy_timeout instead of failing, and a plain
+deferred ``BEGIN`` for read transactions, which in WAL mode never block writers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+BEGIN_MODE_OPTION = "tenantgate_sqlite_begin"
+"""Execution option naming the BEGIN flavour; absent means IMMEDIATE (the safe default)."""
+
+BeginMode = Literal["IMMEDIATE", "DEFERRED"]
+
+
+def install_sqlite_hooks(sync_engine: Engine, *, busy_timeout_ms: int) -> None:
+    """Attach the connect-time pragmas and the BEGIN emitter to an aiosqlite engine."""
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return
+        mode: BeginMode = options.get(BEGIN_MODE_OPTION, "IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if mode == "DEFERRED" else "BEGIN IMMEDIATE")

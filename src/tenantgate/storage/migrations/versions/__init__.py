@@ -1,0 +1,1 @@
+"""Migration scripts, one per revision, named ``rNNNN_<slug>.py`` with ``revision = "NNNN"``."""
