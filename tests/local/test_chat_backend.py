@@ -54,15 +54,18 @@ async def test_usage_equals_llama_tokenizer_count_and_llama_own_completion(
     chat: LocalChatBackend,
 ) -> None:
     reply = await chat.complete(Operation.CHAT, chat_body())
+    system = chat.defaults.system_prompt
+    assert system is not None  # the built-in deployment brings its own system prompt
+    transcript = [{"role": "system", "content": system}, {"role": "user", "content": FRANCE}]
     llm = Llama(model_path=str(locate_builtin(SMOLLM2_135M_INSTRUCT).model_path),
                 n_ctx=2048, n_threads=1, verbose=False)
     try:
         template = ChatTemplate.from_llama(llm)
         assert template is not None
-        formatted = template.format((("user", FRANCE),))
+        formatted = template.format((("system", system), ("user", FRANCE)))
         expected_prompt = llm.tokenize(formatted.prompt.encode(), add_bos=False, special=True)
         direct = llm.create_chat_completion(
-            messages=[{"role": "user", "content": FRANCE}], temperature=0, max_tokens=24
+            messages=transcript, temperature=0, max_tokens=24  # type: ignore[arg-type]
         )
     finally:
         llm.close()

@@ -34,7 +34,12 @@ from tenantgate.local.chat_wire import (
     opening_chunk,
     usage_chunk,
 )
-from tenantgate.local.generation_request import GenerationRequest, parse_generation_request
+from tenantgate.local.generation_request import (
+    OPENAI_DEFAULTS,
+    GenerationDefaults,
+    GenerationRequest,
+    parse_generation_request,
+)
 from tenantgate.local.scheduler import Scheduler, Slot
 from tenantgate.providers.base import (
     Capabilities,
@@ -65,8 +70,10 @@ class LocalChatBackend:
         engine: ChatEngine,
         scheduler: Scheduler,
         idle_unload_s: int = 0,
+        defaults: GenerationDefaults = OPENAI_DEFAULTS,
     ) -> None:
         self.info = info
+        self.defaults = defaults
         self.capabilities = CHAT_CAPABILITIES
         self.engine = engine
         self.scheduler = scheduler
@@ -81,7 +88,7 @@ class LocalChatBackend:
         await asyncio.wrap_future(self.engine.submit(self.engine.load))
 
     async def complete(self, operation: Operation, body: dict[str, Any]) -> Reply:
-        request = parse_generation_request(operation, body)
+        request = parse_generation_request(operation, body, self.defaults)
         head = AnswerHead.new(operation, str(body.get("model") or self.info.model_name))
         parts: list[str] = []
         async with aclosing(self._events(request)) as events:
@@ -96,7 +103,7 @@ class LocalChatBackend:
     async def stream(
         self, operation: Operation, body: dict[str, Any]
     ) -> AsyncGenerator[StreamPiece, None]:
-        request = parse_generation_request(operation, body)
+        request = parse_generation_request(operation, body, self.defaults)
         head = AnswerHead.new(operation, str(body.get("model") or self.info.model_name))
         opened = False
         async with aclosing(self._events(request)) as events:

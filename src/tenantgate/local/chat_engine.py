@@ -192,6 +192,11 @@ class ChatEngine:
             self.config.max_output_tokens, request.prompt_noun,
         )
         sampling = request.sampling
+        if sampling.seed is not None:
+            # llama.cpp reuses the cached prefix of the previous request, and logits computed
+            # in another batch shape differ in the last bits: a seeded request starts clean so
+            # the same request gives the same answer, as OpenAI's `seed` promises.
+            llm.reset()
         llm.set_seed(sampling.seed if sampling.seed is not None else secrets.randbits(31))
         scanner = StopScanner(request.stop)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")

