@@ -29,8 +29,17 @@ async def _hold_slot(backend: LocalChatBackend) -> asyncio.Task[None]:
     return task
 
 
-async def _wait_until_queued(backend: LocalChatBackend, count: int) -> None:
+async def _wait_until_idle(backend: LocalChatBackend, deadline_s: float) -> None:
+    deadline = time.perf_counter() + deadline_s
+    while backend.scheduler.busy and time.perf_counter() < deadline:
+        await asyncio.sleep(0.01)
+    assert backend.scheduler.busy == 0, f"slot still busy {deadline_s} s after the last stream"
+
+
+async def _wait_until_queued(backend: LocalChatBackend, count: int, deadline_s: float = 10.0) -> None:
+    deadline = time.perf_counter() + deadline_s
     while backend.scheduler.waiting < count:
+        assert time.perf_counter() < deadline, f"fewer than {count} queued after {deadline_s} s"
         await asyncio.sleep(0.01)
 
 
@@ -44,7 +53,8 @@ async def test_eight_concurrent_streams_all_complete(chat: LocalChatBackend) -> 
     counts = await asyncio.wait_for(asyncio.gather(*(consume(i) for i in range(8))), 60)
     assert len(counts) == 8
     assert all(1 <= c <= 6 for c in counts)
-    assert chat.scheduler.busy == 0
+    # The slot is freed when the worker thread finishes its job, just after the last piece.
+    await _wait_until_idle(chat, deadline_s=1.0)
     assert chat.scheduler.waiting == 0
 
 
