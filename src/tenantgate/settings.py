@@ -120,8 +120,10 @@ class LocalSettings(_Section):
     threads: int = Field(1, ge=1, description="CPU threads per local chat model (1 is robust on 2 cores).")
     embedding_threads: int = Field(1, ge=1, description="CPU threads for the embedding model.")
     context_tokens: int = Field(2048, ge=256, description="Context window of the local chat model.")
-    parallel_sequences: int = Field(
-        1, ge=1, le=64, description="Sequences a local chat model decodes at once."
+    instances: int = Field(
+        1, ge=1, le=16,
+        description="Copies of each local chat model serving at once (own context and thread each; "
+        "weights shared). One per core left free.",
     )
     queue_max: int = Field(16, ge=0, description="Requests that may wait for a local model.")
     queue_deadline_ms: int = Field(

@@ -431,7 +431,7 @@ def test_generic_reply_becomes_a_chat_completion() -> None:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": "Hello there"},
+                "message": {"role": "assistant", "content": "Hello there", "refusal": None},
                 "logprobs": None,
                 "finish_reason": "stop",
             }
@@ -481,6 +481,7 @@ def test_generic_tool_call_reply() -> None:
             "message": {
                 "role": "assistant",
                 "content": None,
+                "refusal": None,
                 "tool_calls": [
                     {
                         "id": "call_9",

@@ -23,16 +23,15 @@ import httpx
 import oci
 import openai
 import pytest
-import yaml  # type: ignore[import-untyped]
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from oci._vendor import requests  # the SDK signs requests prepared by its vendored copy
 from oci.generative_ai_inference import GenerativeAiInferenceClient
 from oci.generative_ai_inference import models as oci_models
 from openai.types.chat import ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam
 
 import tenantgate.testing
+from openapi_schemas import OPENAPI, assert_schema, load_components
 from tenantgate.testing import FakeUpstream, Fault
 
 KEY = "sk-test"
@@ -42,7 +41,6 @@ USER = "ocid1.user.oc1..aaaauser"
 FINGERPRINT = ":".join(["ab"] * 16)
 KEY_ID = f"{TENANCY}/{USER}/{FINGERPRINT}"
 COMPARTMENT = "ocid1.compartment.oc1..aaaacompartment"
-OPENAPI = Path(__file__).resolve().parents[3] / "shared" / "openai-openapi" / "openapi.yaml"
 HI: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi there"}]
 
 
@@ -119,28 +117,8 @@ def oci_client(fake: FakeUpstream, oci_key_file: tuple[Path, bytes]) -> Generati
 
 @pytest.fixture(scope="module")
 def openapi() -> dict[str, Any]:
-    if not OPENAPI.exists():
-        pytest.skip("the OpenAI OpenAPI spec is not available on this machine")
-    spec = yaml.load(OPENAPI.read_text(), Loader=yaml.CSafeLoader)
-    return {"components": _allow_nullable(spec["components"])}
-
-
-def _allow_nullable(node: Any) -> Any:
-    """OpenAPI 3.0's ``nullable: true`` (still used in places) as JSON Schema's null type."""
-    if isinstance(node, list):
-        return [_allow_nullable(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    node = {key: _allow_nullable(value) for key, value in node.items()}
-    if node.pop("nullable", False):
-        return {"anyOf": [node, {"type": "null"}]}
-    return node
-
-
-def assert_schema(openapi: dict[str, Any], name: str, instance: Any) -> None:
-    schema = {"$ref": f"#/components/schemas/{name}", **openapi}
-    errors = list(Draft202012Validator(schema).iter_errors(instance))
-    assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors[:5]]
+    assert OPENAPI.exists(), f"the OpenAI OpenAPI spec belongs at {OPENAPI} (../shared beside the repo)"
+    return load_components(OPENAPI)
 
 
 def sse_payloads(text: str) -> list[str]:

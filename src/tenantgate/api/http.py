@@ -8,6 +8,7 @@ per request than the whole of our own work here).
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -133,6 +134,10 @@ def error_response(error: TenantgateError) -> JsonResponse:
 
     headers: list[tuple[bytes, bytes]] = []
     if error.retry_after_s is not None:
-        seconds = max(1, round(error.retry_after_s))
+        # Rounded up: a client told to come back earlier than the upstream asked is refused again.
+        seconds = max(1, math.ceil(error.retry_after_s))
         headers.append((b"retry-after", str(seconds).encode()))
+    if isinstance(error, RequestTooLarge | RequestTimeout):
+        # The rest of the body was never read: the connection cannot carry another request.
+        headers.append((b"connection", b"close"))
     return JsonResponse(error.status, msgspec.json.encode(error.to_body()), headers)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncGenerator, Callable
+from collections import deque
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -61,13 +62,18 @@ CHAT_CAPABILITIES = Capabilities(
 
 
 class LocalChatBackend:
-    """Chat and legacy completions answered by an in-process llama.cpp model."""
+    """Chat and legacy completions answered by an in-process llama.cpp model.
+
+    ``engines`` are instances of one model, each with its own context and worker thread; the
+    scheduler has one slot per instance, so a request that holds a slot always finds an idle
+    instance. llama.cpp maps the weights, so instances share them and add only a KV cache.
+    """
 
     def __init__(
         self,
         *,
         info: DeploymentInfo,
-        engine: ChatEngine,
+        engines: Sequence[ChatEngine],
         scheduler: Scheduler,
         idle_unload_s: int = 0,
         defaults: GenerationDefaults = OPENAI_DEFAULTS,
@@ -75,7 +81,10 @@ class LocalChatBackend:
         self.info = info
         self.defaults = defaults
         self.capabilities = CHAT_CAPABILITIES
-        self.engine = engine
+        if not engines:
+            raise ValueError("a local chat backend needs at least one engine")
+        self.engines = tuple(engines)
+        self._idle_engines: deque[ChatEngine] = deque(self.engines)
         self.scheduler = scheduler
         self._idle_unload_s = idle_unload_s
         self._running: set[threading.Event] = set()
@@ -83,9 +92,16 @@ class LocalChatBackend:
         self._idle_timer: asyncio.TimerHandle | None = None
         self._closed = False
 
+    @property
+    def engine(self) -> ChatEngine:
+        """The first instance (the only one unless ``instances`` > 1)."""
+        return self.engines[0]
+
     async def warm_up(self) -> None:
-        """Load the model now (for ``local.load: startup``) instead of on first use."""
-        await asyncio.wrap_future(self.engine.submit(self.engine.load))
+        """Load every instance now (for ``local.load: startup``) instead of on first use."""
+        await asyncio.gather(
+            *(asyncio.wrap_future(engine.submit(engine.load)) for engine in self.engines)
+        )
 
     async def complete(self, operation: Operation, body: dict[str, Any]) -> Reply:
         request = parse_generation_request(operation, body, self.defaults)
@@ -131,26 +147,33 @@ class LocalChatBackend:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
         try:
-            await asyncio.wrap_future(self.engine.submit(self.engine.unload))
+            await asyncio.gather(
+                *(asyncio.wrap_future(engine.submit(engine.unload)) for engine in self.engines)
+            )
         finally:
-            self.engine.shutdown()
+            for engine in self.engines:
+                engine.shutdown()
 
     async def _events(self, request: GenerationRequest) -> AsyncGenerator[Delta | Finished, None]:
         """Run one request through the queue and the worker; yields until Finished."""
         if self._closed:
             raise LocalModelUnavailable("The local model is shutting down.")
         slot = await self.scheduler.acquire()
+        engine = self._idle_engines.popleft()  # one slot per engine: never empty here
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[EngineEvent] = asyncio.Queue()
         cancel = threading.Event()
         emit = _emitter(loop, queue, cancel)
         try:
-            job = self.engine.submit(lambda: self.engine.run(request, cancel, emit))
+            job = engine.submit(lambda: engine.run(request, cancel, emit))
         except RuntimeError as exc:  # the executor was shut down
+            self._idle_engines.append(engine)
             slot.release()
             raise LocalModelUnavailable("The local model is shutting down.") from exc
         self._running.add(cancel)
-        job.add_done_callback(lambda _f: _call_soon(loop, self._job_done, slot, cancel))
+        job.add_done_callback(
+            lambda _f: _call_soon(loop, self._job_done, slot, engine, cancel)
+        )
         try:
             while True:
                 event = await queue.get()
@@ -162,7 +185,8 @@ class LocalChatBackend:
         finally:
             cancel.set()
 
-    def _job_done(self, slot: Slot, cancel: threading.Event) -> None:
+    def _job_done(self, slot: Slot, engine: ChatEngine, cancel: threading.Event) -> None:
+        self._idle_engines.append(engine)
         slot.release()
         self._running.discard(cancel)
         self._uses += 1
@@ -176,8 +200,9 @@ class LocalChatBackend:
     def _unload_if_idle(self, uses: int) -> None:
         if uses != self._uses or self._running or self.scheduler.busy or self._closed:
             return
-        if self.engine.loaded:
-            self.engine.submit(self.engine.unload)
+        for engine in self.engines:
+            if engine.loaded:
+                engine.submit(engine.unload)
 
 
 def _emitter(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[EngineEvent],

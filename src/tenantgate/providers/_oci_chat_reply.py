@@ -173,7 +173,11 @@ def _generic_choices(response: ChatResponse) -> list[dict[str, Any]]:
     for choice in response.choices or []:
         message = choice.message or Message()
         calls = [openai_tool_call(c, i) for i, c in enumerate(message.tool_calls or [])]
-        out_message: dict[str, Any] = {"role": "assistant", "content": text_of(message.content)}
+        out_message: dict[str, Any] = {
+            "role": "assistant",
+            "content": text_of(message.content),
+            "refusal": None,  # required by OpenAI's ChatCompletionResponseMessage; OCI has none
+        }
         if calls:
             out_message["tool_calls"] = calls
         choices.append(
@@ -191,7 +195,7 @@ def _generic_choices(response: ChatResponse) -> list[dict[str, Any]]:
 
 def _cohere_choices(response: ChatResponse) -> list[dict[str, Any]]:
     calls = openai_tool_calls_from_cohere(response.tool_calls or [])
-    message: dict[str, Any] = {"role": "assistant", "content": response.text or None}
+    message: dict[str, Any] = {"role": "assistant", "content": response.text or None, "refusal": None}
     if calls:
         message["tool_calls"] = calls
     reason = finish_reason(response.finish_reason or "COMPLETE", has_tool_calls=bool(calls))

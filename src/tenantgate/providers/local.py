@@ -12,6 +12,7 @@ installed Python packages. Other GGUF chat models are added in the catalog confi
             path: /models/file.gguf    # absolute path to a GGUF file
             threads: 2                 # optional, default local.threads
             context_tokens: 4096       # optional, default local.context_tokens
+            instances: 2               # optional, default local.instances
             max_output_tokens: 256     # optional, default local.max_output_tokens
             chat_template: "..."       # optional Jinja template when the GGUF has none
             system_prompt: "..."       # optional system message when a request has none
@@ -73,6 +74,9 @@ class LocalOptions(BaseModel):
     threads: int | None = Field(None, ge=1, description="CPU threads; default local.threads.")
     context_tokens: int | None = Field(None, ge=256, description="Context window in tokens.")
     max_output_tokens: int | None = Field(None, ge=1, description="Default output cap.")
+    instances: int | None = Field(
+        None, ge=1, le=16, description="Copies serving at once; default local.instances."
+    )
     chat_template: str | None = Field(None, description="Jinja chat template override.")
     system_prompt: str | None = Field(
         None, description="System message used when a request has none (built-ins have one)."
@@ -106,10 +110,10 @@ def create_backend(
     options = LocalOptions.model_validate(deployment.provider_options())
     locate, kind = _locator(deployment.model, options.path)
     label = info.model_name if info.index == 0 else f"{info.model_name}#{info.index}"
-    scheduler = Scheduler(
-        slots=1, queue_max=local.queue_max, queue_deadline_ms=local.queue_deadline_ms
-    )
     if kind is ModelKind.EMBEDDING:
+        scheduler = Scheduler(
+            slots=1, queue_max=local.queue_max, queue_deadline_ms=local.queue_deadline_ms
+        )
         engine = EmbeddingEngine(
             EmbeddingEngineConfig(label=label, locate=locate,
                                   threads=options.threads or local.embedding_threads)
@@ -117,18 +121,22 @@ def create_backend(
         return LocalEmbeddingBackend(
             info=info, engine=engine, scheduler=scheduler, idle_unload_s=local.idle_unload_s
         )
-    chat = ChatEngine(
-        ChatEngineConfig(
-            label=label,
-            locate=locate,
-            context_tokens=options.context_tokens or local.context_tokens,
-            threads=options.threads or local.threads,
-            max_output_tokens=options.max_output_tokens or local.max_output_tokens,
-            chat_template=options.chat_template,
-        )
+    config = ChatEngineConfig(
+        label=label,
+        locate=locate,
+        context_tokens=options.context_tokens or local.context_tokens,
+        threads=options.threads or local.threads,
+        max_output_tokens=options.max_output_tokens or local.max_output_tokens,
+        chat_template=options.chat_template,
     )
+    instances = options.instances or local.instances
     return LocalChatBackend(
-        info=info, engine=chat, scheduler=scheduler, idle_unload_s=local.idle_unload_s,
+        info=info,
+        engines=[ChatEngine(config) for _ in range(instances)],
+        scheduler=Scheduler(
+            slots=instances, queue_max=local.queue_max, queue_deadline_ms=local.queue_deadline_ms
+        ),
+        idle_unload_s=local.idle_unload_s,
         defaults=_generation_defaults(options, BUILTIN_MODELS.get(deployment.model)),
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -58,7 +59,8 @@ def run_gateway(
 ) -> Iterator[RunningGateway]:
     """Write ``config`` to a YAML file, start ``tenantgate serve`` on it, wait until ready.
 
-    ``cpu`` pins the process to one core (``taskset``), as the benchmark does.
+    ``cpu`` pins the process to one core (``taskset``), as the benchmark does. A temporary
+    ``workdir`` made here is removed afterwards; a given one is left for inspection.
     """
     directory = workdir or Path(tempfile.mkdtemp(prefix="tenantgate-"))
     port = free_port()
@@ -100,6 +102,8 @@ def run_gateway(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if workdir is None:  # ours to remove: the config, the log and the SQLite file
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _wait_ready(gateway: RunningGateway) -> None:
