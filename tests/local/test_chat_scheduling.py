@@ -131,3 +131,17 @@ async def test_idle_model_unloads_and_reloads_on_next_use(make_chat: ChatFactory
     reply = await backend.complete(Operation.CHAT, chat_body())
     assert reply.usage is not None
     assert backend.engine.loaded
+
+
+async def test_two_instances_serve_two_requests_at_once(make_chat: ChatFactory) -> None:
+    backend = await make_chat(instances=2)
+    assert len(backend.engines) == 2
+    assert all(engine.loaded for engine in backend.engines)  # warm_up loads every instance
+    streams = [backend.stream(Operation.CHAT, LONG) for _ in range(2)]
+    firsts = await asyncio.wait_for(asyncio.gather(*(anext(s) for s in streams)), 10)
+    assert len(firsts) == 2
+    assert backend.scheduler.busy == 2  # both decode now; neither waited for the other
+    assert backend.scheduler.waiting == 0
+    for stream in streams:
+        await stream.aclose()
+    await _wait_until_idle(backend, deadline_s=2.0)

@@ -32,11 +32,11 @@ from tenantgate.api.http import (
     request_id_from,
 )
 from tenantgate.errors import InternalError, MethodNotAllowed, RouteNotFound, TenantgateError
+from tenantgate.observability.access_log import AccessEntry, AccessLog
 from tenantgate.pipeline import Outcome, Pipeline
 from tenantgate.runtime import Gateway
 
 logger = logging.getLogger("tenantgate.api")
-access_logger = logging.getLogger("tenantgate.access")
 
 InferenceHandler = Callable[[Pipeline, ApiRequest, Outcome], Awaitable[ApiResponse]]
 PlainHandler = Callable[[Pipeline, ApiRequest], Awaitable[ApiResponse]]
@@ -64,7 +64,7 @@ class TenantgateApp:
         self._settings = gateway.settings
         self._pipeline = gateway.pipeline
         self._metrics = gateway.metrics
-        self._access_log = gateway.settings.logging.access_log
+        self._access_log = AccessLog(gateway.settings.logging)
         self._routes: dict[str, dict[str, Route]] = {
             "/v1/chat/completions": {"POST": Route("chat.completions", chat_completions.chat_completions)},
             "/v1/completions": {"POST": Route("completions", completions.completions)},
@@ -181,19 +181,13 @@ class TenantgateApp:
     ) -> None:
         elapsed = time.perf_counter() - started
         self._metrics.request_done(route, status, elapsed)
-        if self._access_log:
-            access_logger.info(
-                "request",
-                extra={
-                    "request_id": request.request_id,
-                    "method": request.method,
-                    "path": request.path,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
-                    "deployment": outcome.deployment,
-                    "attempts": outcome.attempts,
-                    "usage": outcome.usage.to_openai() if outcome.usage else None,
-                },
+        if self._access_log.enabled:
+            self._access_log.record(
+                AccessEntry(
+                    request.request_id, request.method, request.path, status,
+                    round(elapsed * 1000, 3), outcome.deployment, outcome.attempts,
+                    outcome.usage.to_openai() if outcome.usage else None,
+                )
             )
 
     async def _healthz(self, pipeline: Pipeline, request: ApiRequest) -> ApiResponse:

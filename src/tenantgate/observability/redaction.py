@@ -22,8 +22,17 @@ _PATTERNS = [
 ]
 
 
+# A substring that every pattern above needs (lower-cased). Almost no log line has one, and
+# plain substring tests cost ~1 us where the five substitutions (or one case-insensitive
+# alternation) cost 30-85 us: this runs on every access line.
+_TRIGGERS = ("bearer", "api", "://", "signature=", "sk-", "tg-")
+
+
 def redact(text: str) -> str:
     """Return ``text`` with every recognised secret replaced by ``***``."""
+    lowered = text.lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

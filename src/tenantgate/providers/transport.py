@@ -74,6 +74,7 @@ class HttpTransport:
 
     def __init__(self, settings: UpstreamSettings) -> None:
         self._settings = settings
+        self._client_timeouts: dict[tuple[int, int], aiohttp.ClientTimeout] = {}
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -87,6 +88,9 @@ class HttpTransport:
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None),
             headers={"user-agent": USER_AGENT},
+            # One session serves every tenant: an upstream's cookies must never ride along on
+            # another caller's request (and not filtering a jar per request is cheaper).
+            cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=True,
             raise_for_status=False,
         )
@@ -97,11 +101,16 @@ class HttpTransport:
             self._session = None
 
     def _timeout(self, timeouts: UpstreamTimeouts) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(
-            total=timeouts.total_timeout_ms / 1000,
-            connect=timeouts.connect_timeout_ms / 1000,
-            sock_connect=timeouts.connect_timeout_ms / 1000,
-        )
+        """aiohttp's timeout for these deadlines, built once per distinct setting."""
+        key = (timeouts.total_timeout_ms, timeouts.connect_timeout_ms)
+        timeout = self._client_timeouts.get(key)
+        if timeout is None:
+            timeout = self._client_timeouts[key] = aiohttp.ClientTimeout(
+                total=timeouts.total_timeout_ms / 1000,
+                connect=timeouts.connect_timeout_ms / 1000,
+                sock_connect=timeouts.connect_timeout_ms / 1000,
+            )
+        return timeout
 
     @property
     def session(self) -> aiohttp.ClientSession:

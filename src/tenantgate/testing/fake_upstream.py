@@ -142,6 +142,12 @@ class FakeUpstream:
             return
         started.set_result(port)
         loop.run_forever()
+        # Handlers still stalled past the runner's shutdown timeout are cancelled and awaited,
+        # so closing the loop leaves no pending task behind.
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
