@@ -26,13 +26,10 @@ from tenantgate.providers import openai_wire
 from tenantgate.providers.auth.api_key import HeaderKeySigner
 from tenantgate.providers.auth.entra_id import entra_id_signer
 from tenantgate.providers.base import (
-    Capabilities,
     DecodedEvents,
     Operation,
-    Reply,
     RequestSigner,
     StreamDecoder,
-    UpstreamRequest,
     UpstreamResponse,
 )
 from tenantgate.settings import DeploymentSettings, SettingsError, read_secret
@@ -50,11 +47,10 @@ class AzureOpenAIOptions(BaseModel):
     auth: Literal["api_key", "entra_id"] = "api_key"
 
 
-class AzureOpenAIAdapter:
+class AzureOpenAIAdapter(openai_wire.OpenAIWireAdapter):
     """Translation for Azure OpenAI: OpenAI bodies, Azure URLs, Azure's content-filter quirks."""
 
     name: ClassVar[str] = "azure_openai"
-    capabilities = Capabilities(operations=frozenset(Operation))
 
     def __init__(self, deployment: DeploymentSettings) -> None:
         options = AzureOpenAIOptions.model_validate(deployment.provider_options())
@@ -64,33 +60,16 @@ class AzureOpenAIAdapter:
             )
         base = deployment.base_url.rstrip("/")
         if options.api == "v1":
-            self._prefix = f"{base}/openai/v1"
-            self._body_model: str | None = deployment.model
+            super().__init__(f"{base}/openai/v1", deployment.model)
             api_version = options.api_version
         else:
-            self._prefix = f"{base}/openai/deployments/{quote(deployment.model, safe='')}"
-            self._body_model = None  # the URL names the deployment
+            # The URL names the deployment; the body's model is dropped.
+            super().__init__(f"{base}/openai/deployments/{quote(deployment.model, safe='')}", None)
             api_version = options.api_version or DEFAULT_API_VERSION
         self._query = f"?api-version={quote(api_version, safe='')}" if api_version else ""
 
-    def build_request(
-        self, operation: Operation, body: dict[str, Any], *, stream: bool
-    ) -> UpstreamRequest:
-        return UpstreamRequest(
-            method="POST",
-            url=self._prefix + openai_wire.ENDPOINT_PATHS[operation] + self._query,
-            headers={
-                "content-type": "application/json",
-                "accept": "text/event-stream" if stream else "application/json",
-            },
-            body=openai_wire.build_body(body, self._body_model, stream=stream),
-            stream=stream,
-        )
-
-    def parse_response(
-        self, operation: Operation, body: dict[str, Any], response: UpstreamResponse
-    ) -> Reply:
-        return openai_wire.parse_reply(response)
+    def endpoint_url(self, operation: Operation) -> str:
+        return super().endpoint_url(operation) + self._query
 
     def stream_decoder(self, operation: Operation, body: dict[str, Any]) -> StreamDecoder:
         return AzureStreamDecoder()

@@ -12,7 +12,7 @@ older ``CompartmentId``, and so do we.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -26,12 +26,7 @@ from tenantgate.providers.auth.oci_signing import (
     build_oci_signer,
 )
 from tenantgate.providers.base import (
-    Capabilities,
-    Operation,
-    Reply,
     RequestSigner,
-    StreamDecoder,
-    UpstreamRequest,
     UpstreamResponse,
 )
 from tenantgate.settings import DeploymentSettings, SettingsError, read_secret
@@ -69,41 +64,16 @@ def oci_base_url(deployment: DeploymentSettings, template: str) -> str:
     return template.format(region=deployment.region)
 
 
-class OciGenAIAdapter:
+class OciGenAIAdapter(openai_wire.OpenAIWireAdapter):
     """Translation for the OpenAI-compatible endpoint: the body passes through unchanged."""
 
     name: ClassVar[str] = "oci_genai"
-    capabilities = Capabilities(operations=frozenset(Operation))
 
     def __init__(self, deployment: DeploymentSettings) -> None:
         options = OciGenAIOptions.model_validate(deployment.provider_options())
-        self._base_url = oci_base_url(deployment, BASE_URL_TEMPLATE)
-        self._model = deployment.model
-        self._static_headers = {"content-type": "application/json"}
-        if options.compartment_id:
-            for header in COMPARTMENT_HEADERS:
-                self._static_headers[header] = options.compartment_id
-
-    def build_request(
-        self, operation: Operation, body: dict[str, Any], *, stream: bool
-    ) -> UpstreamRequest:
-        headers = dict(self._static_headers)
-        headers["accept"] = "text/event-stream" if stream else "application/json"
-        return UpstreamRequest(
-            method="POST",
-            url=self._base_url + openai_wire.ENDPOINT_PATHS[operation],
-            headers=headers,
-            body=openai_wire.build_body(body, self._model, stream=stream),
-            stream=stream,
-        )
-
-    def parse_response(
-        self, operation: Operation, body: dict[str, Any], response: UpstreamResponse
-    ) -> Reply:
-        return openai_wire.parse_reply(response)
-
-    def stream_decoder(self, operation: Operation, body: dict[str, Any]) -> StreamDecoder:
-        return openai_wire.OpenAIStreamDecoder()
+        compartment = options.compartment_id
+        headers = dict.fromkeys(COMPARTMENT_HEADERS, compartment) if compartment else None
+        super().__init__(oci_base_url(deployment, BASE_URL_TEMPLATE), deployment.model, headers)
 
     def map_error(self, response: UpstreamResponse) -> TenantgateError:
         return map_oci_error(response, self.name)

@@ -6,22 +6,13 @@ The base URL includes the version prefix, e.g. ``https://api.openai.com/v1`` or
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from tenantgate.errors import TenantgateError
 from tenantgate.providers import openai_wire
 from tenantgate.providers.auth.api_key import HeaderKeySigner, NoSigner
-from tenantgate.providers.base import (
-    Capabilities,
-    Operation,
-    Reply,
-    RequestSigner,
-    StreamDecoder,
-    UpstreamRequest,
-    UpstreamResponse,
-)
+from tenantgate.providers.base import RequestSigner
 from tenantgate.settings import DeploymentSettings, SettingsError, read_secret
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -36,45 +27,20 @@ class OpenAIOptions(BaseModel):
     project: str | None = None
 
 
-class OpenAIAdapter:
+class OpenAIAdapter(openai_wire.OpenAIWireAdapter):
     """Translation for the OpenAI wire format: the body passes through with the model renamed."""
 
     name: ClassVar[str] = "openai"
-    capabilities = Capabilities(operations=frozenset(Operation))
 
     def __init__(self, deployment: DeploymentSettings) -> None:
         parsed = OpenAIOptions.model_validate(deployment.provider_options())
-        self._base_url = (deployment.base_url or OPENAI_BASE_URL).rstrip("/")
-        self._model = deployment.model
-        self._static_headers = {"content-type": "application/json"}
+        headers: dict[str, str] = {}
         if parsed.organization:
-            self._static_headers["openai-organization"] = parsed.organization
+            headers["openai-organization"] = parsed.organization
         if parsed.project:
-            self._static_headers["openai-project"] = parsed.project
-
-    def build_request(
-        self, operation: Operation, body: dict[str, Any], *, stream: bool
-    ) -> UpstreamRequest:
-        headers = dict(self._static_headers)
-        headers["accept"] = "text/event-stream" if stream else "application/json"
-        return UpstreamRequest(
-            method="POST",
-            url=self._base_url + openai_wire.ENDPOINT_PATHS[operation],
-            headers=headers,
-            body=openai_wire.build_body(body, self._model, stream=stream),
-            stream=stream,
-        )
-
-    def parse_response(
-        self, operation: Operation, body: dict[str, Any], response: UpstreamResponse
-    ) -> Reply:
-        return openai_wire.parse_reply(response)
-
-    def stream_decoder(self, operation: Operation, body: dict[str, Any]) -> StreamDecoder:
-        return openai_wire.OpenAIStreamDecoder()
-
-    def map_error(self, response: UpstreamResponse) -> TenantgateError:
-        return openai_wire.map_error(response, self.name)
+            headers["openai-project"] = parsed.project
+        super().__init__((deployment.base_url or OPENAI_BASE_URL).rstrip("/"), deployment.model,
+                         headers)
 
 
 def build_signer(deployment: DeploymentSettings) -> RequestSigner:

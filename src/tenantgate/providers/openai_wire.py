@@ -8,7 +8,7 @@ finish reasons) with narrow msgspec views instead of re-encoding every answer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -24,10 +24,13 @@ from tenantgate.errors import (
     UpstreamUnavailable,
 )
 from tenantgate.providers.base import (
+    Capabilities,
     DecodedEvents,
     Operation,
     Reply,
+    StreamDecoder,
     StreamPiece,
+    UpstreamRequest,
     UpstreamResponse,
     Usage,
 )
@@ -192,3 +195,50 @@ def map_error(response: UpstreamResponse, provider: str) -> TenantgateError:
             f"{provider} failed ({status}).", retry_after_s=parse_retry_after(response.headers)
         )
     return UpstreamBadResponse(f"{provider} answered with unexpected status {status}.")
+
+
+class OpenAIWireAdapter:
+    """The adapter of an upstream that speaks OpenAI's wire format under ``base_url``.
+
+    Bodies pass through with the upstream's model name; replies pass through byte for byte.
+    A provider subclasses it and overrides only what differs: :meth:`endpoint_url`, the
+    stream decoder, the error mapping.
+    """
+
+    name: ClassVar[str] = "openai"
+    capabilities = Capabilities(operations=frozenset(Operation))
+
+    def __init__(
+        self, base_url: str, upstream_model: str | None, headers: dict[str, str] | None = None
+    ) -> None:
+        self._base_url = base_url
+        self._upstream_model = upstream_model
+        self._static_headers = {"content-type": "application/json", **(headers or {})}
+
+    def endpoint_url(self, operation: Operation) -> str:
+        """Where requests of ``operation`` go."""
+        return self._base_url + ENDPOINT_PATHS[operation]
+
+    def build_request(
+        self, operation: Operation, body: dict[str, Any], *, stream: bool
+    ) -> UpstreamRequest:
+        headers = dict(self._static_headers)
+        headers["accept"] = "text/event-stream" if stream else "application/json"
+        return UpstreamRequest(
+            method="POST",
+            url=self.endpoint_url(operation),
+            headers=headers,
+            body=build_body(body, self._upstream_model, stream=stream),
+            stream=stream,
+        )
+
+    def parse_response(
+        self, operation: Operation, body: dict[str, Any], response: UpstreamResponse
+    ) -> Reply:
+        return parse_reply(response)
+
+    def stream_decoder(self, operation: Operation, body: dict[str, Any]) -> StreamDecoder:
+        return OpenAIStreamDecoder()
+
+    def map_error(self, response: UpstreamResponse) -> TenantgateError:
+        return map_error(response, self.name)
