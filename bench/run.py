@@ -118,6 +118,10 @@ def _overhead(args: argparse.Namespace, workdir: Path, placement: overhead.Place
                 rounds=args.rounds,
                 embeddings=not args.no_embeddings)
             result["local"]["seconds"] = round(time.perf_counter() - started, 1)
+    if local:
+        import local_instances
+
+        result["local"]["instances"] = local_instances.run_instances()
     return result
 
 
@@ -176,6 +180,13 @@ def local_summary(local: dict[str, Any]) -> str:
             lines.append(f"  {label:<22} gateway {figure['gateway']:>8.1f}  direct "
                          f"{figure['direct']:>8.1f}  ratio {figure['ratio']:.3f} "
                          f"(goal >= {GOAL_LOCAL_RATIO}: {_mark(figure['ratio'] >= GOAL_LOCAL_RATIO)})")
+    if "instances" in local:
+        figure = local["instances"]
+        tps = figure["tokens_per_s"]
+        lines.append(f"  {figure['concurrency']} concurrent streams, unpinned: 1 instance "
+                     f"{tps['1']:.1f} tokens/s, {figure['instances']} instances "
+                     f"{tps[str(figure['instances'])]:.1f} tokens/s: {figure['gain']:.2f}x "
+                     "(local.instances)")
     return "\n".join(lines)
 
 
