@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 from collections.abc import Iterator
 
@@ -245,3 +246,19 @@ def test_metrics_report_the_memory_of_the_loaded_local_models(
     # At least the files it read (the chat model adds its KV cache on top).
     assert memory[CHAT] > locate_builtin(SMOLLM2_135M_INSTRUCT).size_bytes
     assert memory[EMBED] >= locate_builtin(MINILM_L6_V2_INT8).size_bytes
+
+
+def test_each_model_load_is_logged_before_and_after(
+    client: openai.OpenAI, gateway: RunningGateway
+) -> None:
+    client.chat.completions.create(model=CHAT, messages=[{"role": "user", "content": "Hi"}],
+                                   max_tokens=1)
+    client.embeddings.create(model=EMBED, input="hello")
+    lines = [json.loads(line) for line in gateway.logs().splitlines() if line.startswith("{")]
+    messages = [line["msg"] for line in lines]
+    for kind in ("chat", "embedding"):
+        loading = messages.index(f"loading local {kind} model")
+        loaded = messages.index(f"local {kind} model loaded")
+        assert loading < loaded
+        assert lines[loaded]["load_ms"] > 0
+        assert lines[loading]["size_bytes"] > 0

@@ -118,6 +118,9 @@ class ChatEngine:
                 "llama-cpp-python is not installed. Install it with: "
                 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install llama-cpp-python==0.3.36'
             ) from exc
+        logger.info("loading local chat model",
+                    extra={"model": self.config.label, "file": str(files.model_path),
+                           "size_bytes": files.size_bytes})
         started = time.perf_counter()
         try:
             llm = llama_cpp.Llama(

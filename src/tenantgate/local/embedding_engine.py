@@ -74,6 +74,9 @@ class EmbeddingEngine:
                     "onnxruntime and tokenizers are not installed. Install them with: "
                     "pip install tryaii"
                 ) from exc
+            logger.info("loading local embedding model",
+                        extra={"model": self.config.label, "file": str(files.model_path),
+                               "size_bytes": files.size_bytes})
             started = time.perf_counter()
             tokenizer = Tokenizer.from_file(str(files.tokenizer_path))
             tokenizer.enable_truncation(max_length=MAX_SEQUENCE_TOKENS)
