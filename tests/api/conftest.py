@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import openai
 import pytest
 from gateway_harness import (
     AZURE_MODEL_NAMES,
@@ -62,3 +63,12 @@ def http(gateway: RunningGateway) -> Iterator[httpx.Client]:
     """Raw HTTP to the module's gateway (each module defines its own ``gateway``)."""
     with httpx.Client(base_url=gateway.base_url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def client(gateway: RunningGateway) -> Iterator[openai.OpenAI]:
+    """The official SDK on the module's gateway, without retries (every attempt is asserted)."""
+    with openai.OpenAI(
+        base_url=gateway.openai_base_url, api_key="unused", max_retries=0, timeout=10
+    ) as sdk:
+        yield sdk

@@ -63,14 +63,6 @@ def gateway(
         yield running
 
 
-@pytest.fixture(scope="module")
-def client(gateway: RunningGateway) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(
-        base_url=gateway.openai_base_url, api_key="unused", max_retries=0, timeout=10
-    ) as sdk:
-        yield sdk
-
-
 def _assert_upstream_credential(fake: FakeUpstream, flavour: Flavour) -> None:
     """The upstream saw this flavour's credential and accepted it (signatures verified)."""
     assert fake.received, "the upstream saw no request"

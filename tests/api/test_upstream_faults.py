@@ -79,14 +79,6 @@ def gateway(
         yield running
 
 
-@pytest.fixture(scope="module")
-def client(gateway: RunningGateway) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(
-        base_url=gateway.openai_base_url, api_key="unused", max_retries=0, timeout=10
-    ) as sdk:
-        yield sdk
-
-
 def _chat(http: httpx.Client, model: str, **body: Any) -> httpx.Response:
     return http.post("/v1/chat/completions", json={"model": model, "messages": HI, **body})
 
