@@ -219,3 +219,22 @@ def test_unknown_model_is_not_found_with_model_not_found_code(
         assert unknown in caught.message
     assert fake.received == []
 
+
+
+def test_fields_the_gateway_does_not_know_reach_openai_speaking_upstreams(
+    client: openai.OpenAI, fake: FakeUpstream, flavour: Flavour
+) -> None:
+    extra = {"vendor_option": {"depth": 2}, "reasoning_effort": "low"}
+    client.chat.completions.create(
+        model=flavour.chat, messages=MESSAGES, seed=7, user="u-1", extra_body=extra
+    )
+    [seen] = fake.received
+    if flavour.name == "oci-native":  # a translation: only the fields OCI's API defines go out
+        assert "vendor_option" not in seen.body
+        return
+    for name, value in {**extra, "seed": 7, "user": "u-1"}.items():
+        assert seen.body[name] == value
+    if flavour.name == "azure":  # the deployments route names the model in its URL
+        assert "model" not in seen.body
+    else:
+        assert seen.body["model"] == flavour.chat_model  # renamed to the upstream's name
