@@ -15,7 +15,8 @@ The tree (``docs/reference/errors.md`` documents every code, and a test keeps th
     │   ├── InvalidParameterValue           invalid_value
     │   ├── UnsupportedParameter            unsupported_parameter
     │   ├── ContextLengthExceeded           context_length_exceeded
-    │   └── UpstreamRejectedRequest         upstream_invalid_request
+    │   ├── UpstreamRejectedRequest         upstream_invalid_request
+    │   └── PolicySyntaxError               invalid_policy
     ├── AuthenticationFailed                401 authentication_error
     │   ├── MissingApiKey                   missing_api_key
     │   └── InvalidApiKey                   invalid_api_key
@@ -135,6 +136,28 @@ class UpstreamRejectedRequest(InvalidRequest):
     """The upstream answered 4xx about the request's content; its message is relayed."""
 
     code = "upstream_invalid_request"
+
+
+class PolicySyntaxError(InvalidRequest):
+    """A policy does not parse or names a location outside its compartment; says where."""
+
+    code = "invalid_policy"
+    default_message = "The policy is invalid."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        param: str | None = None,
+        retry_after_s: float | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.line = line
+        self.column = column
+        if message is not None and line is not None:
+            message = f"line {line}, column {column}: {message}"
+        super().__init__(message, param=param, retry_after_s=retry_after_s)
 
 
 class AuthenticationFailed(TenantgateError):
