@@ -680,3 +680,27 @@ async def test_tls_certificate_for_another_host_cannot_connect(serve: Any, tmp_p
     async with _transport(ssl_context=client_ctx) as transport:
         with pytest.raises(UpstreamUnavailable, match="Could not connect"):
             await transport.send(_post(server.url), FAST)
+
+
+async def test_a_finished_stream_whose_terminator_lags_returns_its_connection_to_the_pool() -> None:
+    async def late_terminator(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(2):
+            await _read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                         b"transfer-encoding: chunked\r\n\r\n"
+                         b"e\r\ndata: [DONE]\n\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.05)  # the caller has its answer before the body ends
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+
+    async with _Raw(late_terminator) as server, _transport() as transport:
+        for _ in range(2):
+            async with transport.stream(_post(server.url), FAST) as upstream:
+                first = await anext(upstream.chunks())
+                assert first == b"data: [DONE]\n\n"
+            # Left normally with the body unfinished: drained in the background, then pooled.
+            async with asyncio.timeout(2):
+                while transport._draining:
+                    await asyncio.sleep(0.01)
+        assert server.connections == 1

@@ -23,6 +23,11 @@ from tenantgate.settings import UpstreamSettings, UpstreamTimeouts
 USER_AGENT = f"tenantgate/{__version__}"
 _DEFAULT_HEADERS = {"user-agent": USER_AGENT, "accept": "*/*", "accept-encoding": "gzip, deflate"}
 _KEEPALIVE_S = 30.0
+# After a stream's answer is complete, how long and how much to read for the rest of the body
+# (usually just the chunked terminator, often a moment after `[DONE]`) before pooling the
+# connection instead of closing it.
+_DRAIN_S = 1.0
+_DRAIN_BYTES_MAX = 64 * 1024
 
 
 def _upstream_error(exc: Exception, phase: str) -> UpstreamError | None:
@@ -99,6 +104,7 @@ class HttpTransport:
         self._settings = settings
         self._ssl_context = ssl_context
         self._client: Http1Client | None = None
+        self._draining: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._client = Http1Client(
@@ -110,6 +116,10 @@ class HttpTransport:
         )
 
     async def aclose(self) -> None:
+        for task in list(self._draining):
+            task.cancel()
+        if self._draining:
+            await asyncio.gather(*self._draining, return_exceptions=True)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -161,5 +171,32 @@ class HttpTransport:
             response = await self._open(request, timeouts, deadline)
         try:
             yield UpstreamStream(response, timeouts.idle_timeout_ms / 1000, deadline)
-        finally:
+        except BaseException:
             response.release()  # unread to the end: closed, which cancels the upstream generation
+            raise
+        if response.at_eof:
+            response.release()
+        else:  # the caller has the whole answer; the body's last bytes may still be in flight
+            task = asyncio.create_task(_drain_then_release(response))
+            self._draining.add(task)
+            task.add_done_callback(self._draining.discard)
+
+
+async def _drain_then_release(response: Http1Response) -> None:
+    """Read what is left of a finished stream's body (bounded), so its connection can be reused.
+
+    Runs in the background: the client already has its answer. Whatever goes wrong, the
+    release closes a connection that is not at the end of its body.
+    """
+    read = 0
+    try:
+        async with asyncio.timeout(_DRAIN_S):
+            while not response.at_eof and read <= _DRAIN_BYTES_MAX:
+                chunk = await response.read_chunk()
+                if not chunk:
+                    break
+                read += len(chunk)
+    except (TimeoutError, HttpClientError, OSError):
+        pass
+    finally:
+        response.release()
