@@ -16,16 +16,28 @@ The tree (``docs/reference/errors.md`` documents every code, and a test keeps th
     │   ├── UnsupportedParameter            unsupported_parameter
     │   ├── ContextLengthExceeded           context_length_exceeded
     │   ├── UpstreamRejectedRequest         upstream_invalid_request
-    │   └── PolicySyntaxError               invalid_policy
+    │   ├── PolicySyntaxError               invalid_policy
+    │   ├── CompartmentTooDeep              compartment_too_deep
+    │   └── InvalidCompartmentChange        invalid_compartment_change
     ├── AuthenticationFailed                401 authentication_error
     │   ├── MissingApiKey                   missing_api_key
     │   └── InvalidApiKey                   invalid_api_key
+    │       └── ExpiredApiKey               expired_api_key
     ├── PermissionDenied                    403 permission_error (permission_denied)
     ├── NotFound                            404 not_found_error
     │   ├── ModelNotFound                   model_not_found
-    │   └── RouteNotFound                   route_not_found
+    │   ├── RouteNotFound                   route_not_found
+    │   ├── CompartmentNotFound             compartment_not_found
+    │   ├── UserNotFound                    user_not_found
+    │   ├── GroupNotFound                   group_not_found
+    │   ├── ApiKeyNotFound                  api_key_not_found
+    │   └── PolicyNotFound                  policy_not_found
     ├── MethodNotAllowed                    405 invalid_request_error (method_not_allowed)
     ├── RequestTimeout                      408 invalid_request_error (request_timeout)
+    ├── Conflict                            409 invalid_request_error (conflict)
+    │   ├── NameTaken                       name_taken
+    │   ├── CompartmentNotEmpty             compartment_not_empty
+    │   └── ApiKeySecretsInUse              api_key_secrets_in_use
     ├── RequestTooLarge                     413 invalid_request_error (request_too_large)
     ├── UnsupportedMediaType                415 invalid_request_error (unsupported_media_type)
     ├── RateLimited                         429 rate_limit_error
@@ -159,6 +171,19 @@ class PolicySyntaxError(InvalidRequest):
             message = f"line {line}, column {column}: {message}"
         super().__init__(message, param=param, retry_after_s=retry_after_s)
 
+class CompartmentTooDeep(InvalidRequest):
+    """Creating or moving the compartment would nest it more than six levels below the tenancy."""
+
+    code = "compartment_too_deep"
+    default_message = "Compartments nest at most six levels below the tenancy."
+
+
+class InvalidCompartmentChange(InvalidRequest):
+    """The root cannot be moved or deleted, and no compartment can move into its own subtree."""
+
+    code = "invalid_compartment_change"
+    default_message = "This change to the compartment tree is not allowed."
+
 
 class AuthenticationFailed(TenantgateError):
     """The caller could not be authenticated."""
@@ -183,6 +208,17 @@ class InvalidApiKey(AuthenticationFailed):
 
     code = "invalid_api_key"
     default_message = "Incorrect, expired or revoked API key provided."
+
+
+class ExpiredApiKey(InvalidApiKey):
+    """The API key's secret is correct but past its expiry; rotate to the key's other secret.
+
+    Only a caller who presented the right secret learns this, so it reveals nothing to a
+    guesser, and it tells the owner exactly what to fix.
+    """
+
+    code = "expired_api_key"
+    default_message = "This API key secret has expired. Use the key's other secret or rotate it."
 
 
 class PermissionDenied(TenantgateError):
@@ -217,6 +253,41 @@ class RouteNotFound(NotFound):
     error_type = "invalid_request_error"
 
 
+class CompartmentNotFound(NotFound):
+    """No compartment has this id or path in the caller's tenancy (others' are never revealed)."""
+
+    code = "compartment_not_found"
+    default_message = "Compartment not found."
+
+
+class UserNotFound(NotFound):
+    """No user has this id or name in the caller's tenancy."""
+
+    code = "user_not_found"
+    default_message = "User not found."
+
+
+class GroupNotFound(NotFound):
+    """No group has this id or name in the caller's tenancy."""
+
+    code = "group_not_found"
+    default_message = "Group not found."
+
+
+class ApiKeyNotFound(NotFound):
+    """No API key has this id in the caller's tenancy."""
+
+    code = "api_key_not_found"
+    default_message = "API key not found."
+
+
+class PolicyNotFound(NotFound):
+    """No policy has this id in the caller's tenancy."""
+
+    code = "policy_not_found"
+    default_message = "Policy not found."
+
+
 class MethodNotAllowed(TenantgateError):
     """The path exists but not for this HTTP method."""
 
@@ -233,6 +304,36 @@ class RequestTimeout(TenantgateError):
     status = 408
     error_type = "invalid_request_error"
     default_message = "The request body was not received in time."
+
+
+class Conflict(TenantgateError):
+    """The request conflicts with the current state of the object; change the state first."""
+
+    code = "conflict"
+    status = 409
+    error_type = "invalid_request_error"
+    default_message = "The request conflicts with the current state."
+
+
+class NameTaken(Conflict):
+    """Another object of this kind already has this name in the same place."""
+
+    code = "name_taken"
+    default_message = "The name is already taken."
+
+
+class CompartmentNotEmpty(Conflict):
+    """A compartment is deleted only when it holds no compartments, API keys or policies."""
+
+    code = "compartment_not_empty"
+    default_message = "The compartment still holds compartments, API keys or policies."
+
+
+class ApiKeySecretsInUse(Conflict):
+    """Both of the key's secrets are active; revoke one before minting a replacement."""
+
+    code = "api_key_secrets_in_use"
+    default_message = "Both secrets of this API key are active; revoke one before rotating."
 
 
 class RequestTooLarge(TenantgateError):

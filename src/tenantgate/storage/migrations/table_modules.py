@@ -14,7 +14,7 @@ from sqlalchemy import MetaData
 
 from tenantgate.storage.metadata import metadata
 
-TABLE_MODULES: tuple[str, ...] = ("tenantgate.storage.installation",)
+TABLE_MODULES: tuple[str, ...] = ("tenantgate.storage.installation", "tenantgate.iam.tables")
 
 
 def load_table_modules() -> MetaData:
