@@ -13,6 +13,7 @@ from tenantgate.errors import (
     CompartmentNotFound,
     CompartmentTooDeep,
     ExpiredApiKey,
+    GroupNotFound,
     InvalidApiKey,
     InvalidCompartmentChange,
     InvalidParameterValue,
@@ -362,3 +363,44 @@ async def test_policies_list_as_statements_attached_to_their_compartment(store, 
                                 compartment_id=finance.id)
     assert local.id.startswith("pol_")
     assert risk.parent_id == finance.id
+
+
+# Lookups by name and bootstrap of an administrator (used by the CLI)
+
+
+async def test_find_tenancy_is_none_before_bootstrap(database, clock):
+    fresh = IdentityStore(database, clock=clock)
+    assert await fresh.find_tenancy() is None
+    made = await fresh.create_tenancy("acme")
+    assert await fresh.find_tenancy() == made
+
+
+async def test_find_user_and_group_by_name(store):
+    bob = await store.create_user("bob")
+    eng = await store.create_group("eng")
+    assert await store.find_user("bob") == bob
+    assert await store.find_group("eng") == eng
+    with pytest.raises(UserNotFound):
+        await store.find_user("alice")
+    with pytest.raises(GroupNotFound):
+        await store.find_group("ops")
+
+
+async def test_find_policy_by_name_within_one_compartment(store):
+    (finance,) = await _chain(store, ["Finance"])
+    root = (await store.get_tenancy()).id
+    text = "Allow group eng to inspect all-resources in tenancy"
+    saved = await store.save_policy("p1", text, compartment_id=root)
+    assert await store.find_policy("p1", compartment_id=root) == saved
+    assert await store.find_policy("p1", compartment_id=finance.id) is None
+
+
+async def test_ensure_administrator_is_idempotent(store):
+    admins = (await store.get_tenancy()).administrators_group_id
+    first = await store.ensure_administrator("admin")
+    again = await store.ensure_administrator("admin")
+    assert again == first
+    assert [u.id for u in await store.list_members(admins)] == [first.id]
+    existing = await store.create_user("carol")
+    assert await store.ensure_administrator("carol") == existing
+    assert [u.name for u in await store.list_members(admins)] == ["admin", "carol"]

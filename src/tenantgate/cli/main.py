@@ -5,8 +5,14 @@ from __future__ import annotations
 import click
 
 from tenantgate import __version__
+from tenantgate.cli.compartments import compartments_group
 from tenantgate.cli.config import config_group
+from tenantgate.cli.groups import groups_group
+from tenantgate.cli.init import init
+from tenantgate.cli.keys import keys_group
+from tenantgate.cli.policies import policies_group
 from tenantgate.cli.serve import serve
+from tenantgate.cli.users import users_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,6 +23,9 @@ def cli() -> None:
 
 cli.add_command(serve)
 cli.add_command(config_group)
+cli.add_command(init)
+for _group in (compartments_group, users_group, groups_group, policies_group, keys_group):
+    cli.add_command(_group)
 
 
 def main() -> None:

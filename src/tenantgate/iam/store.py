@@ -20,15 +20,18 @@ import secrets
 from collections.abc import Awaitable
 from typing import TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tenantgate.errors import (
     CompartmentNotEmpty,
     CompartmentNotFound,
+    GroupNotFound,
     InvalidCompartmentChange,
     NameTaken,
     PolicyNotFound,
+    UserNotFound,
 )
 from tenantgate.iam import _compartment_tree as tree_rules
 from tenantgate.iam import _identity_rows as rows
@@ -97,6 +100,24 @@ class IdentityStore(ApiKeyStore):
         if found is None:
             raise CompartmentNotFound("The tenancy has not been created yet.")
         return found
+
+    async def find_tenancy(self) -> Tenancy | None:
+        """The tenancy, or None before ``create_tenancy``: lets ``tenantgate init`` refuse a re-run."""
+        return await self._db.run_read(rows.read_tenancy)
+
+    async def ensure_administrator(self, name: str) -> User:
+        """The user ``name`` (created if missing) as a member of the built-in Administrators group.
+
+        Idempotent so a re-run of bootstrap (``init --new-admin-key``) reuses the admin user
+        instead of failing on the taken name.
+        """
+        admins = (await self.get_tenancy()).administrators_group_id
+        try:
+            user = await self.find_user(name)
+        except UserNotFound:
+            user = await self.create_user(name, description="Created by tenantgate init.")
+        await self.add_member(admins, user.id)
+        return user
 
     # Compartments
 
@@ -184,6 +205,14 @@ class IdentityStore(ApiKeyStore):
         """The user with this id."""
         return await self._db.run_read(lambda conn: rows.read_user(conn, user_id))
 
+    async def find_user(self, name: str) -> User:
+        """The user called ``name``: people type names, the store's other methods take ids."""
+        query = sa.select(users.c.id).where(users.c.name == name)
+        found = await self._db.run_read(lambda conn: _scalar(conn, query))
+        if found is None:
+            raise UserNotFound(f"No user named {name!r}.", param="name")
+        return await self.get_user(found)
+
     async def list_users(self) -> list[User]:
         """Every user, by name."""
         return await self._db.run_read(rows.read_users)
@@ -203,6 +232,14 @@ class IdentityStore(ApiKeyStore):
     async def get_group(self, group_id: str) -> Group:
         """The group with this id."""
         return await self._db.run_read(lambda conn: rows.read_group(conn, group_id))
+
+    async def find_group(self, name: str) -> Group:
+        """The group called ``name``."""
+        query = sa.select(groups.c.id).where(groups.c.name == name)
+        found = await self._db.run_read(lambda conn: _scalar(conn, query))
+        if found is None:
+            raise GroupNotFound(f"No group named {name!r}.", param="name")
+        return await self.get_group(found)
 
     async def list_groups(self, *, member_id: str | None = None) -> list[Group]:
         """Every group by name, or only those ``member_id`` belongs to."""
@@ -280,6 +317,13 @@ class IdentityStore(ApiKeyStore):
         """The policy with this id, with its compartment's current path."""
         return await self._db.run_read(lambda conn: rows.read_policy(conn, policy_id))
 
+    async def find_policy(self, name: str, *, compartment_id: str) -> Policy | None:
+        """The policy called ``name`` in a compartment, or None: ``policies set`` replaces by name."""
+        query = sa.select(policies.c.id).where(
+            policies.c.name == name, policies.c.compartment_id == compartment_id)
+        found = await self._db.run_read(lambda conn: _scalar(conn, query))
+        return None if found is None else await self.get_policy(found)
+
     async def list_policies(self) -> list[Policy]:
         """Every policy, by compartment path then name."""
         return await self._db.run_read(rows.read_policies)
@@ -310,3 +354,9 @@ class IdentityStore(ApiKeyStore):
                 raise NameTaken(f"A {kind} with this name already exists here.", param="name") from exc
             raise
 
+
+
+async def _scalar(conn: AsyncConnection, query: sa.Select[tuple[str]]) -> str | None:
+    """The first column of the first row, or None."""
+    found = (await conn.execute(query)).scalar()
+    return None if found is None else str(found)
