@@ -1,30 +1,5 @@
-"""Identity-store fixtures: every test runs on SQLite and PostgreSQL (``tenantgate.testing.databases``).
-
-pytest only honours ``pytest_plugins`` in the root conftest, so until tests/conftest.py
-declares it, the shared database fixtures are imported here, as in tests/storage.
-"""
-
-from tenantgate.testing.databases import (
-    _postgres_template,
-    _sqlite_template,
-    _storage_loop,
-    database,
-    database_url,
-    engine_kind,
-    migrated_database_url,
-    postgres_server,
-)
-
-__all__ = [
-    "_postgres_template",
-    "_sqlite_template",
-    "_storage_loop",
-    "database",
-    "database_url",
-    "engine_kind",
-    "migrated_database_url",
-    "postgres_server",
-]
+"""Identity-store fixtures: every test runs on SQLite and PostgreSQL (``tenantgate.testing.databases``,
+a plugin of tests/conftest.py); a clock the tests step by hand."""
 
 from datetime import UTC, datetime, timedelta
 
