@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from local_bodies import ChatFactory
 
 from tenantgate.local.chat_backend import LocalChatBackend
 from tenantgate.local.embedding_backend import LocalEmbeddingBackend
 from tenantgate.providers.base import DeploymentInfo
 from tenantgate.providers.local import create_backend, default_models
 from tenantgate.settings import LocalSettings
-
-ChatFactory = Callable[..., Awaitable[LocalChatBackend]]
 
 
 def _build(local: LocalSettings, index: int) -> Any:

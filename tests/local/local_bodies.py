@@ -1,11 +1,16 @@
-"""Request bodies shared by the local-engine tests."""
+"""Request bodies and types shared by the local-engine tests."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tenantgate.local.chat_backend import LocalChatBackend
 from tenantgate.providers.base import Operation, StreamPiece
+
+ChatFactory = Callable[..., Awaitable[LocalChatBackend]]
+"""The ``make_chat`` fixture: builds a loaded chat backend from LocalSettings overrides."""
 
 FRANCE = "What is the capital of France? Answer in one sentence."
 

@@ -6,8 +6,7 @@ import asyncio
 import time
 
 import pytest
-from conftest import ChatFactory
-from local_bodies import Operation, chat_body
+from local_bodies import ChatFactory, Operation, chat_body
 
 from tenantgate.errors import LocalQueueDeadlineExceeded, LocalQueueFull
 from tenantgate.local.chat_backend import LocalChatBackend
