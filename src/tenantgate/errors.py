@@ -18,12 +18,15 @@ The tree (``docs/reference/errors.md`` documents every code, and a test keeps th
     │   ├── UpstreamRejectedRequest         upstream_invalid_request
     │   ├── PolicySyntaxError               invalid_policy
     │   ├── CompartmentTooDeep              compartment_too_deep
-    │   └── InvalidCompartmentChange        invalid_compartment_change
+    │   ├── InvalidCompartmentChange        invalid_compartment_change
+    │   └── UnknownParameter                unknown_parameter
     ├── AuthenticationFailed                401 authentication_error
     │   ├── MissingApiKey                   missing_api_key
     │   └── InvalidApiKey                   invalid_api_key
     │       └── ExpiredApiKey               expired_api_key
     ├── PermissionDenied                    403 permission_error (permission_denied)
+    │   ├── ModelNotAuthorized              model_not_authorized
+    │   └── AddressNotAuthorized            ip_not_allowed
     ├── NotFound                            404 not_found_error
     │   ├── ModelNotFound                   model_not_found
     │   ├── RouteNotFound                   route_not_found
@@ -37,7 +40,8 @@ The tree (``docs/reference/errors.md`` documents every code, and a test keeps th
     ├── Conflict                            409 invalid_request_error (conflict)
     │   ├── NameTaken                       name_taken
     │   ├── CompartmentNotEmpty             compartment_not_empty
-    │   └── ApiKeySecretsInUse              api_key_secrets_in_use
+    │   ├── ApiKeySecretsInUse              api_key_secrets_in_use
+    │   └── AdministratorsProtected         administrators_protected
     ├── RequestTooLarge                     413 invalid_request_error (request_too_large)
     ├── UnsupportedMediaType                415 invalid_request_error (unsupported_media_type)
     ├── RateLimited                         429 rate_limit_error
@@ -53,7 +57,8 @@ The tree (``docs/reference/errors.md`` documents every code, and a test keeps th
     └── ServiceUnavailable                  503 server_error
         ├── NoDeploymentAvailable           no_deployment_available
         ├── LocalModelUnavailable           local_model_unavailable
-        └── LocalQueueDeadlineExceeded      local_queue_deadline_exceeded
+        ├── LocalQueueDeadlineExceeded      local_queue_deadline_exceeded
+        └── AuditUnavailable                audit_unavailable
 
 Failover decides by type, never by message text: ``UpstreamError.retryable`` says whether
 another deployment may be tried while nothing has reached the client.
@@ -185,6 +190,13 @@ class InvalidCompartmentChange(InvalidRequest):
     default_message = "This change to the compartment tree is not allowed."
 
 
+class UnknownParameter(InvalidRequest):
+    """The body has a field the endpoint does not accept, e.g. a read-only one (mass assignment)."""
+
+    code = "unknown_parameter"
+    default_message = "Unrecognized request argument supplied."
+
+
 class AuthenticationFailed(TenantgateError):
     """The caller could not be authenticated."""
 
@@ -228,6 +240,24 @@ class PermissionDenied(TenantgateError):
     status = 403
     error_type = "permission_error"
     default_message = "You are not allowed to perform this action."
+
+
+class ModelNotAuthorized(PermissionDenied):
+    """No policy lets the caller use this model in the target compartment, or the key is limited to others.
+
+    A compartment that does not exist gets exactly this answer too, so a caller cannot
+    probe which compartments exist.
+    """
+
+    code = "model_not_authorized"
+    default_message = "You are not allowed to use this model here."
+
+
+class AddressNotAuthorized(PermissionDenied):
+    """The API key may be used only from other networks (its allowed IP ranges)."""
+
+    code = "ip_not_allowed"
+    default_message = "This API key may not be used from your network address."
 
 
 class NotFound(TenantgateError):
@@ -334,6 +364,13 @@ class ApiKeySecretsInUse(Conflict):
 
     code = "api_key_secrets_in_use"
     default_message = "Both secrets of this API key are active; revoke one before rotating."
+
+
+class AdministratorsProtected(Conflict):
+    """The built-in Administrators group cannot be deleted, nor left without a member."""
+
+    code = "administrators_protected"
+    default_message = "The Administrators group cannot be deleted or left without a member."
 
 
 class RequestTooLarge(TenantgateError):
@@ -466,6 +503,13 @@ class LocalQueueDeadlineExceeded(ServiceUnavailable):
 
     code = "local_queue_deadline_exceeded"
     default_message = "The local model was too busy to start this request in time."
+
+
+class AuditUnavailable(ServiceUnavailable):
+    """The audit trail could not durably record an event, so the change it describes is refused."""
+
+    code = "audit_unavailable"
+    default_message = "The audit trail is unavailable; the change was not recorded."
 
 
 def all_error_classes() -> list[type[TenantgateError]]:

@@ -26,8 +26,8 @@ from tenantgate.errors import (
     UpstreamError,
     UpstreamStreamInterrupted,
 )
-from tenantgate.iam.principal import Principal
-from tenantgate.iam.static_keys import StaticKeyAuthenticator
+from tenantgate.iam.access_control import AccessControl
+from tenantgate.iam.principal import ANONYMOUS_CALLER, Caller, Principal
 from tenantgate.observability.metrics import GatewayMetrics
 from tenantgate.providers.base import Backend, Operation, Reply, StreamPiece, Usage
 from tenantgate.routing.failover import may_fail_over
@@ -49,7 +49,7 @@ class InferenceCall:
     request_id: str
     stream: bool = False
     include_usage: bool = False
-    principal: Principal | None = None
+    caller: Caller = ANONYMOUS_CALLER
 
 
 @dataclass(slots=True)
@@ -65,18 +65,18 @@ class Outcome:
 class Pipeline:
     """Runs inference calls against the catalog with failover."""
 
-    def __init__(
-        self, catalog: Catalog, authenticator: StaticKeyAuthenticator, metrics: GatewayMetrics
-    ) -> None:
+    def __init__(self, catalog: Catalog, access: AccessControl, metrics: GatewayMetrics) -> None:
         self.catalog = catalog
-        self._authenticator = authenticator
+        self.access = access
         self._metrics = metrics
 
-    def authenticate(self, authorization: str | None) -> Principal:
-        return self._authenticator.authenticate(authorization)
+    async def authenticate(
+        self, authorization: str | None, *, ip: str | None = None, request_id: str | None = None
+    ) -> Principal:
+        return await self.access.authenticate(authorization, ip=ip, request_id=request_id)
 
     def resolve(self, call: InferenceCall) -> ModelEntry:
-        """Authorize the model for this caller and find its deployments."""
+        """Find the model's catalog entry and check it serves this operation."""
         entry = self.catalog.get(call.model)
         if entry is None:
             raise ModelNotFound(
@@ -90,8 +90,24 @@ class Pipeline:
             )
         return entry
 
-    def _candidates(self, entry: ModelEntry, call: InferenceCall) -> list[Backend]:
-        return [b for b in entry.backends if call.operation in b.capabilities.operations]
+    def may_use(self, caller: Caller, entry: ModelEntry) -> bool:
+        """Whether ``caller`` may use ``entry`` for any of its operations in any of its regions."""
+        return self.access.may_use_model(
+            caller, operations=[op.value for op in entry.operations], model=entry.name,
+            regions=[backend.info.region for backend in entry.backends],
+        )
+
+    def _candidates(self, call: InferenceCall) -> list[Backend]:
+        """The deployments that may answer: they serve the operation, in a region the caller may use."""
+        entry = self.resolve(call)
+        backends = [b for b in entry.backends if call.operation in b.capabilities.operations]
+        if not call.caller.principal.governed:
+            return backends
+        grant = self.access.authorize_inference(
+            call.caller, operation=call.operation.value, model=call.model,
+            regions=[b.info.region for b in backends],
+        )
+        return [b for b in backends if b.info.region in grant.regions]
 
     def _attempt_failed(self, backend: Backend, error: TenantgateError, outcome: Outcome) -> None:
         outcome.failed_attempts.append(f"{backend.info.label}:{error.code}")
@@ -104,9 +120,8 @@ class Pipeline:
 
     async def complete(self, call: InferenceCall, outcome: Outcome) -> Reply:
         """Answer a non-streaming call, failing over between deployments in order."""
-        entry = self.resolve(call)
         last_error: TenantgateError | None = None
-        for backend in self._candidates(entry, call):
+        for backend in self._candidates(call):
             outcome.attempts += 1
             try:
                 reply = await backend.complete(call.operation, call.body)
@@ -123,9 +138,8 @@ class Pipeline:
 
     async def open_stream(self, call: InferenceCall, outcome: Outcome) -> StreamSession:
         """Start a streaming answer: fail over until a deployment yields its first piece."""
-        entry = self.resolve(call)
         last_error: TenantgateError | None = None
-        for backend in self._candidates(entry, call):
+        for backend in self._candidates(call):
             outcome.attempts += 1
             pieces = backend.stream(call.operation, call.body)
             try:

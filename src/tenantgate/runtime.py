@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
+from tenantgate.audit import AuditRecorder, AuditStore
 from tenantgate.catalog import Catalog, build_catalog
-from tenantgate.iam.static_keys import StaticKeyAuthenticator
+from tenantgate.iam.access_control import AccessControl
+from tenantgate.iam.denial_audit import denial_entry
+from tenantgate.iam.store import IdentityStore
 from tenantgate.observability.metrics import GatewayMetrics
 from tenantgate.pipeline import Pipeline
 from tenantgate.providers.registry import BackendServices
@@ -14,6 +18,10 @@ from tenantgate.settings import Settings, SettingsError
 from tenantgate.storage import Database, InvalidDatabaseUrl, check_at_head, upgrade_to_head
 
 logger = logging.getLogger("tenantgate")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Gateway:
@@ -31,13 +39,6 @@ class Gateway:
             transport=self.transport, upstream=settings.upstream, local=settings.local
         )
         self.catalog: Catalog = build_catalog(settings, services)
-        self.pipeline = Pipeline(
-            self.catalog,
-            StaticKeyAuthenticator(
-                required=settings.auth.required, key_sha256=settings.auth.api_key_sha256
-            ),
-            self.metrics,
-        )
         try:
             self.database = Database.open(
                 settings.storage.url,
@@ -46,6 +47,14 @@ class Gateway:
             )
         except InvalidDatabaseUrl as exc:
             raise SettingsError(f"storage.url: {exc}") from exc
+        self.identity = IdentityStore(self.database, clock=_utc_now)
+        self.audit = AuditRecorder(AuditStore(self.database, clock=_utc_now))
+        self.access = AccessControl(
+            settings.auth, self.database, clock=_utc_now,
+            on_denied=lambda denial: self.audit.record(denial_entry(denial)),
+        )
+        self.pipeline = Pipeline(self.catalog, self.access, self.metrics)
+        self._watch_governance()
         self.ready = False
 
     async def start(self) -> None:
@@ -54,6 +63,8 @@ class Gateway:
             await upgrade_to_head(self.database.engine)
         else:
             await check_at_head(self.database.engine)
+        self.audit.start()
+        await self.access.start()
         if self.settings.local.load == "startup":
             for backend in self.catalog.backends():
                 warm_up = getattr(backend, "warm_up", None)
@@ -65,8 +76,18 @@ class Gateway:
         logger.info(
             "gateway started",
             extra={"models": [entry.name for entry in self.catalog.entries()],
-                   "storage": self.database.display_url},
+                   "storage": self.database.display_url,
+                   "keys_required": self.access.required},
         )
+
+    def _watch_governance(self) -> None:
+        watch = self.metrics.watch
+        watch("tenantgate_identity_revision", "Identity revision of this replica's access snapshot.",
+              lambda: self.access.snapshot.revision)
+        watch("tenantgate_audit_dropped", "Audit entries refused because the queue was full (total).",
+              lambda: self.audit.dropped)
+        watch("tenantgate_audit_lost", "Audit entries given up after every write attempt failed (total).",
+              lambda: self.audit.lost)
 
     def _watch_local_memory(self) -> None:
         from tenantgate.providers import local
@@ -75,8 +96,10 @@ class Gateway:
 
     async def stop(self) -> None:
         self.ready = False
+        await self.access.aclose()
         await self.catalog.aclose()
         await self.transport.aclose()
+        await self.audit.aclose()  # after everything that may still report a denial
         await self.database.dispose()
 
     async def check_ready(self) -> dict[str, str]:

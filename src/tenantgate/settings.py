@@ -95,14 +95,29 @@ class UpstreamSettings(_Section):
 
 
 class AuthSettings(_Section):
-    """Client authentication for the OpenAI surface."""
+    """Client authentication and authorization for the OpenAI surface."""
 
-    required: bool = Field(
-        False, description="Require an API key on /v1/*; off only for a loopback quickstart."
+    required: bool | None = Field(
+        None,
+        description=(
+            "Require an API key on /v1/*. Unset: required as soon as a tenancy exists "
+            "(`tenantgate init`); before that the loopback quickstart answers anyone. "
+            "false admits every caller, ungoverned."
+        ),
     )
     api_key_sha256: list[str] = Field(
         default_factory=list,
-        description="SHA-256 hex digests of accepted static API keys (never the keys themselves).",
+        description=(
+            "SHA-256 hex digests of accepted static API keys (never the keys themselves). "
+            "Static keys may call every model and are not governed by policies."
+        ),
+    )
+    refresh_interval_ms: int = Field(
+        1000, ge=50, le=60_000,
+        description=(
+            "How often each replica checks the identity revision; a revoked key or changed "
+            "policy takes effect on other replicas within this time."
+        ),
     )
 
 

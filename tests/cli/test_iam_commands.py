@@ -217,11 +217,53 @@ def test_service_key_rotate_and_revoke(run):
     assert TOKEN.search(json.dumps(listed)) is None
 
 
-def test_keys_create_needs_exactly_one_owner(run):
+def test_keys_create_needs_an_owner(run):
     run.token("init")
     result = run("keys", "create", ok=False)
     assert result.exit_code == 2
-    assert "exactly one" in result.stderr
+    assert "--user NAME" in result.stderr
+
+
+def test_a_user_key_can_target_a_project_compartment(run):
+    run.token("init")
+    run("compartments", "create", "Finance")
+    run("users", "create", "bob")
+    token = run.token("keys", "create", "--user", "bob", "--compartment", "Finance")
+    key = run.authenticate(token).key
+    assert key.owner_user_id is not None
+    assert key.owner_compartment_id is None
+    finance = run("compartments", "list", "--json").output
+    assert key.compartment_id in finance
+
+
+# policy explain
+
+
+def test_policy_explain_cites_the_deciding_statement_and_the_near_misses(run, tmp_path):
+    run.token("init")
+    run("compartments", "create", "Finance")
+    run("users", "create", "bob")
+    run("groups", "create", "Analysts")
+    run("groups", "add-member", "Analysts", "bob")
+    policy = tmp_path / "analysts.policy"
+    policy.write_text("Allow group Analysts to use generative-ai-chat in compartment Finance "
+                      "where request.model = 'gpt-4o'\n")
+    run("policies", "set", "analysts", "--compartment", "", "--file", str(policy))
+
+    allowed = run("policy", "explain", "--user", "bob", "--model", "gpt-4o", "--compartment", "Finance")
+    assert allowed.output.startswith("ALLOWED: user bob to use generative-ai-chat in compartment Finance")
+    assert "request.model = 'gpt-4o'" in allowed.output
+
+    denied = run("policies", "explain", "--user", "bob", "--model", "o3", "--compartment", "Finance")
+    assert denied.output.startswith("DENIED")
+    assert "did not match" in denied.output
+    assert "#1" in denied.output
+
+    admin = json.loads(run("policy", "explain", "--user", "admin", "--operation", "embedding",
+                           "--compartment", "Finance", "--json").output)
+    assert admin["allowed"]
+    assert admin["decided_by"][0]["id"] == "builtin:administrators"
+    assert run("policy", "explain", "--user", "nobody", ok=False).exit_code == 1
 
 
 # errors

@@ -3,20 +3,21 @@ import hashlib
 import pytest
 
 from tenantgate.errors import InvalidApiKey, MissingApiKey
-from tenantgate.iam.static_keys import StaticKeyAuthenticator
+from tenantgate.iam.static_keys import StaticKeys, bearer_token
 
 KEY = "tg-test-0123456789"
 DIGEST = hashlib.sha256(KEY.encode()).hexdigest()
 
 
-def test_auth_off_admits_anonymous_callers():
-    assert StaticKeyAuthenticator(required=False, key_sha256=[]).authenticate(None).type == "anonymous"
-
-
-def test_valid_key_authenticates_without_exposing_it():
-    principal = StaticKeyAuthenticator(required=True, key_sha256=[DIGEST]).authenticate(f"Bearer {KEY}")
-    assert principal.type == "apikey"
+def test_valid_key_authenticates_as_an_ungoverned_static_principal_without_exposing_it():
+    principal = StaticKeys([DIGEST]).authenticate(bearer_token(f"Bearer {KEY}"))
+    assert principal.type == "static-key"
+    assert not principal.governed
     assert KEY not in principal.id
+
+
+def test_digests_are_matched_whatever_their_case_or_padding():
+    assert StaticKeys([f"  {DIGEST.upper()} "]).authenticate(KEY).type == "static-key"
 
 
 @pytest.mark.parametrize(
@@ -24,6 +25,7 @@ def test_valid_key_authenticates_without_exposing_it():
     [
         (None, MissingApiKey),
         ("", MissingApiKey),
+        ("Bearer   ", MissingApiKey),
         ("Basic abc", InvalidApiKey),
         ("Bearer wrong", InvalidApiKey),
         ("Bearer ' OR 1=1 --", InvalidApiKey),
@@ -32,4 +34,4 @@ def test_valid_key_authenticates_without_exposing_it():
 )
 def test_missing_or_wrong_keys_are_rejected(header, error):
     with pytest.raises(error):
-        StaticKeyAuthenticator(required=True, key_sha256=[DIGEST]).authenticate(header)
+        StaticKeys([DIGEST]).authenticate(bearer_token(header))

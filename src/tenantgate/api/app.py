@@ -17,6 +17,8 @@ from typing import Any
 
 import msgspec
 
+from tenantgate.admin import AdminApi, is_admin_path
+from tenantgate.admin.audited_events import AuditedAdminEvents
 from tenantgate.api import chat_completions, completions, embeddings, models
 from tenantgate.api.http import (
     ApiRequest,
@@ -32,6 +34,7 @@ from tenantgate.api.http import (
     request_id_from,
 )
 from tenantgate.errors import InternalError, MethodNotAllowed, RouteNotFound, TenantgateError
+from tenantgate.iam.principal import ANONYMOUS, Caller
 from tenantgate.observability.access_log import AccessEntry, AccessLog
 from tenantgate.pipeline import Outcome, Pipeline
 from tenantgate.runtime import Gateway
@@ -41,7 +44,8 @@ logger = logging.getLogger("tenantgate.api")
 InferenceHandler = Callable[[Pipeline, ApiRequest, Outcome], Awaitable[ApiResponse]]
 PlainHandler = Callable[[Pipeline, ApiRequest], Awaitable[ApiResponse]]
 _WANTED_HEADERS = frozenset(
-    {b"authorization", b"content-type", b"content-length", b"x-request-id"}
+    {b"authorization", b"content-type", b"content-length", b"x-request-id",
+     b"openai-project", b"x-tenantgate-compartment"}
 )
 _TEXT = b"text/plain; version=0.0.4; charset=utf-8"
 
@@ -75,6 +79,8 @@ class TenantgateApp:
             "/metrics": {"GET": Route("metrics", plain=self._render_metrics, public=True)},
         }
         self._model_route = {"GET": Route("models.get", plain=models.get_model)}
+        self.admin = AdminApi(gateway, events=AuditedAdminEvents(gateway.audit))
+        self._admin_route = Route("admin", plain=self._admin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -102,6 +108,8 @@ class TenantgateApp:
         methods = self._routes.get(path)
         if methods is None and path.startswith(models.MODEL_PATH_PREFIX) and len(path) > 11:
             methods = self._model_route
+        if methods is None and is_admin_path(path):
+            return self._admin_route  # the admin router answers 404/405 for its own paths
         if methods is None:
             raise RouteNotFound(f"Unknown path: {method} {path}")
         route = methods.get(method)
@@ -144,7 +152,13 @@ class TenantgateApp:
 
     async def _handle(self, route: Route, request: ApiRequest, outcome: Outcome) -> ApiResponse:
         if not route.public:
-            self._pipeline.authenticate(request.header(b"authorization"))
+            principal = await self._pipeline.authenticate(
+                request.header(b"authorization"), ip=request.client_host, request_id=request.request_id
+            )
+            if principal is not ANONYMOUS:
+                request.caller = Caller(
+                    principal, compartment_header(request), request.client_host, request.request_id
+                )
         if route.plain is not None:
             return await route.plain(self._pipeline, request)
         assert route.inference is not None
@@ -190,6 +204,9 @@ class TenantgateApp:
                 )
             )
 
+    async def _admin(self, pipeline: Pipeline, request: ApiRequest) -> ApiResponse:
+        return await self.admin.handle(request)
+
     async def _healthz(self, pipeline: Pipeline, request: ApiRequest) -> ApiResponse:
         return JsonResponse(200, b'{"status":"ok"}')
 
@@ -201,6 +218,11 @@ class TenantgateApp:
 
     async def _render_metrics(self, pipeline: Pipeline, request: ApiRequest) -> ApiResponse:
         return JsonResponse(200, self._metrics.render(), content_type=_TEXT)
+
+
+def compartment_header(request: ApiRequest) -> str | None:
+    """The compartment a caller names: ours, or OpenAI's project header for SDKs that set it."""
+    return request.header(b"x-tenantgate-compartment") or request.header(b"openai-project")
 
 
 async def _send_json(response: JsonResponse, request_id: str, send: Send) -> None:

@@ -26,5 +26,6 @@ async def chat_completions(pipeline: Pipeline, request: ApiRequest, outcome: Out
             param="stream_options",
         )
     include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
-    call = InferenceCall(Operation.CHAT, parsed.model, raw, request.request_id, stream, include_usage)
+    call = InferenceCall(Operation.CHAT, parsed.model, raw, request.request_id, stream, include_usage,
+                        caller=request.caller)
     return await run_inference(pipeline, call, outcome)

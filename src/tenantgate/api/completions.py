@@ -27,6 +27,7 @@ async def completions(pipeline: Pipeline, request: ApiRequest, outcome: Outcome)
         )
     include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
     call = InferenceCall(
-        Operation.COMPLETION, parsed.model, raw, request.request_id, stream, include_usage
+        Operation.COMPLETION, parsed.model, raw, request.request_id, stream, include_usage,
+        caller=request.caller,
     )
     return await run_inference(pipeline, call, outcome)

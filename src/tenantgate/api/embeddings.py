@@ -18,5 +18,5 @@ async def embeddings(pipeline: Pipeline, request: ApiRequest, outcome: Outcome) 
         parsed = decode_embedding(raw)
     except msgspec.ValidationError as exc:
         raise validation_error(exc) from None
-    call = InferenceCall(Operation.EMBEDDING, parsed.model, raw, request.request_id)
+    call = InferenceCall(Operation.EMBEDDING, parsed.model, raw, request.request_id, caller=request.caller)
     return await run_inference(pipeline, call, outcome)

@@ -21,6 +21,7 @@ from tenantgate.errors import (
     TenantgateError,
     UnsupportedMediaType,
 )
+from tenantgate.iam.principal import ANONYMOUS_CALLER, Caller
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -55,6 +56,7 @@ class ApiRequest:
     request_id: str
     client_host: str | None
     body: bytes = b""
+    caller: Caller = ANONYMOUS_CALLER
 
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)

@@ -14,14 +14,16 @@ MODEL_PATH_PREFIX = "/v1/models/"
 
 
 async def list_models(pipeline: Pipeline, request: ApiRequest) -> ApiResponse:
-    data = [entry.to_openai() for entry in pipeline.catalog.entries()]
+    caller = request.caller
+    data = [entry.to_openai() for entry in pipeline.catalog.entries() if pipeline.may_use(caller, entry)]
     return JsonResponse(200, msgspec.json.encode({"object": "list", "data": data}))
 
 
 async def get_model(pipeline: Pipeline, request: ApiRequest) -> ApiResponse:
+    """A model the caller may not use is reported exactly like one that does not exist."""
     name = unquote(request.path[len(MODEL_PATH_PREFIX):])
     entry = pipeline.catalog.get(name)
-    if entry is None:
+    if entry is None or not pipeline.may_use(request.caller, entry):
         raise ModelNotFound(
             f"The model '{name}' does not exist or you do not have access to it.", param="model"
         )

@@ -1,4 +1,4 @@
-"""Run one CLI command against the identity store on the configured database, then close it.
+"""Run one CLI command against a store on the configured database, then close it.
 
 Until the admin API exists the IAM commands work on the local database directly; this is
 the one place that knows how: load settings (``--config`` or $TENANTGATE_CONFIG), open the
@@ -58,6 +58,15 @@ def run_with_store(
     Other commands only check the schema is at head, so a database that was never
     initialised says "run tenantgate init" instead of failing on a missing table.
     """
+    return run_with_database(
+        config_file, lambda db: work(IdentityStore(db, clock=utc_now)), migrate=migrate
+    )
+
+
+def run_with_database(
+    config_file: Path | None, work: Callable[[Database], Awaitable[T]], *, migrate: bool = False
+) -> T:
+    """Run ``work`` on the configured database (checked at head, or upgraded with ``migrate``)."""
     try:
         settings = load_settings(config_file)
         return asyncio.run(_session(settings.storage.url, work, migrate=migrate))
@@ -65,14 +74,14 @@ def run_with_store(
         fail(_message(exc))
 
 
-async def _session(url: str, work: Callable[[IdentityStore], Awaitable[T]], *, migrate: bool) -> T:
+async def _session(url: str, work: Callable[[Database], Awaitable[T]], *, migrate: bool) -> T:
     db = Database.open(url, pool_size=1)
     try:
         if migrate:
             await upgrade_to_head(db.engine)
         else:
             await check_at_head(db.engine)
-        return await work(IdentityStore(db, clock=utc_now))
+        return await work(db)
     finally:
         await db.dispose()
 

@@ -27,23 +27,27 @@ def keys_group() -> None:
 @config_option
 @click.option("--user", "user_name", help="Owner: the user with this name.")
 @click.option("--compartment", "compartment_path",
-              help="Owner: the compartment at this path (a service key).")
+              help="Alone: the owner, a compartment at this path (a service key). With --user: the "
+                   "compartment the key's requests target (its project; default the tenancy).")
 @click.option("--name", "key_name", default="default", show_default=True, help="Name of the key.")
 @click.option("--expires-in-days", type=click.IntRange(min=1), help="Expire the secret after N days.")
 @click.option("--allow-model", "models", multiple=True, help="Restrict the key to this model (repeatable).")
 def create(config_file: Path | None, user_name: str | None, compartment_path: str | None,
            key_name: str, expires_in_days: int | None, models: tuple[str, ...]) -> None:
     """Mint a key owned by a user or a compartment and print its secret once."""
-    if (user_name is None) == (compartment_path is None):
-        raise click.UsageError("give exactly one of --user NAME or --compartment PATH")
+    if user_name is None and compartment_path is None:
+        raise click.UsageError("give --user NAME, --compartment PATH, or both (a user's key for a project)")
     expires_at = _expiry(expires_in_days)
 
     async def work(store: IdentityStore) -> CreatedApiKey:
+        compartment = (await store.resolve_compartment(compartment_path)
+                       if compartment_path is not None else None)
         if user_name is not None:
             owner = await store.find_user(user_name)
             return await store.create_api_key(key_name, owner_user_id=owner.id,
-                                              allowed_models=models or None, expires_at=expires_at)
-        compartment = await store.resolve_compartment(str(compartment_path))
+                                              allowed_models=models or None, expires_at=expires_at,
+                                              compartment_id=compartment.id if compartment else None)
+        assert compartment is not None
         return await store.create_api_key(key_name, owner_compartment_id=compartment.id,
                                           allowed_models=models or None, expires_at=expires_at)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import click
 
 from tenantgate import __version__
+from tenantgate.cli.audit import audit_group
 from tenantgate.cli.compartments import compartments_group
 from tenantgate.cli.config import config_group
 from tenantgate.cli.groups import groups_group
 from tenantgate.cli.init import init
 from tenantgate.cli.keys import keys_group
 from tenantgate.cli.policies import policies_group
+from tenantgate.cli.policy_explain import explain_command
 from tenantgate.cli.serve import serve
 from tenantgate.cli.users import users_group
 
@@ -24,8 +26,13 @@ def cli() -> None:
 cli.add_command(serve)
 cli.add_command(config_group)
 cli.add_command(init)
-for _group in (compartments_group, users_group, groups_group, policies_group, keys_group):
+for _group in (compartments_group, users_group, groups_group, policies_group, keys_group, audit_group):
     cli.add_command(_group)
+policies_group.add_command(explain_command)
+cli.add_command(
+    click.Group("policy", commands={"explain": explain_command}, hidden=True,
+                help="Alias of `tenantgate policies explain`."),
+)
 
 
 def main() -> None:

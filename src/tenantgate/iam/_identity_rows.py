@@ -21,6 +21,7 @@ from tenantgate.iam.tables import (
     compartments,
     group_members,
     groups,
+    identity_revision,
     policies,
     tenancy,
     users,
@@ -77,7 +78,8 @@ async def compartment_holds_anything(conn: AsyncConnection, compartment_id: str)
     """Whether a child compartment, service key or policy still refers to the compartment."""
     probes = (
         sa.select(compartments.c.id).where(compartments.c.parent_id == compartment_id),
-        sa.select(api_keys.c.id).where(api_keys.c.owner_compartment_id == compartment_id),
+        sa.select(api_keys.c.id).where(sa.or_(api_keys.c.owner_compartment_id == compartment_id,
+                                              api_keys.c.compartment_id == compartment_id)),
         sa.select(policies.c.id).where(policies.c.compartment_id == compartment_id),
     )
     for probe in probes:
@@ -159,3 +161,13 @@ async def read_policies(conn: AsyncConnection) -> list[Policy]:
     tree = await load_tree(conn)
     found = [_policy(row, tree) for row in await conn.execute(sa.select(policies))]
     return sorted(found, key=lambda policy: (policy.attached_to, policy.name, policy.id))
+
+
+async def bump_revision(conn: AsyncConnection) -> None:
+    """Advance the identity revision inside the caller's write transaction."""
+    await conn.execute(identity_revision.update().values(revision=identity_revision.c.revision + 1))
+
+
+async def read_revision(conn: AsyncConnection) -> int:
+    """The current identity revision."""
+    return int((await conn.execute(sa.select(identity_revision.c.revision))).scalar_one())

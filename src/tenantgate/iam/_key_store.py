@@ -9,7 +9,7 @@ replicas write it once.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from tenantgate.iam.model import (
 )
 from tenantgate.iam.tables import api_key_secrets, api_keys
 from tenantgate.storage.database import Database
+from tenantgate.storage.unit_of_work import T, Work, WriteIsolation
 
 
 class ApiKeyStore:
@@ -47,17 +48,45 @@ class ApiKeyStore:
         self._clock = clock
         self._choice = choice
 
+    async def _write(self, work: Work[T], *, isolation: WriteIsolation = "read_committed") -> T:
+        """Run an identity change and bump the revision in the same transaction.
+
+        Every replica's access cache polls that revision, so no change (a revoked key, a
+        narrowed policy) can commit without the caches learning of it.
+        """
+
+        async def changed(conn: AsyncConnection) -> T:
+            result = await work(conn)
+            await rows.bump_revision(conn)
+            return result
+
+        return await self._db.run_write(changed, isolation=isolation)
+
+    async def revision(self) -> int:
+        """The identity revision: changes whenever anything an access decision reads changes."""
+        return await self._db.run_read(rows.read_revision)
+
     async def create_api_key(
         self, name: str, *, owner_user_id: str | None = None, owner_compartment_id: str | None = None,
         allowed_models: Sequence[str] | None = None, allowed_ip_ranges: Sequence[str] | None = None,
-        expires_at: datetime | None = None,
+        expires_at: datetime | None = None, compartment_id: str | None = None,
     ) -> CreatedApiKey:
-        """A new key with secret slot 1 minted; the token is in the result and nowhere else."""
+        """A new key with secret slot 1 minted; the token is in the result and nowhere else.
+
+        ``compartment_id`` is a user key's project (default: the tenancy); a service key's
+        is always its owner.
+        """
         check_name(name)
         if (owner_user_id is None) == (owner_compartment_id is None):
             raise InvalidParameterValue(
                 "A key has exactly one owner: a user or a compartment.", param="owner"
             )
+        if owner_compartment_id is not None:
+            if compartment_id not in (None, owner_compartment_id):
+                raise InvalidParameterValue(
+                    "A service key's requests target its own compartment.", param="compartment_id"
+                )
+            compartment_id = owner_compartment_id
         ranges = parse_ip_ranges(tuple(allowed_ip_ranges) if allowed_ip_ranges is not None else None)
         minted, now = mint_secret(new_key_id(self._choice), 1, self._choice), self._clock()
         key_id = f"key_{minted.key_id}"
@@ -65,11 +94,11 @@ class ApiKeyStore:
         async def work(conn: AsyncConnection) -> ApiKey:
             if owner_user_id is not None:
                 await rows.read_user(conn, owner_user_id)
-            if owner_compartment_id is not None:
-                await rows.read_compartment(conn, owner_compartment_id)
+            if compartment_id is not None:
+                await rows.read_compartment(conn, compartment_id)
             await conn.execute(api_keys.insert().values(
                 id=key_id, name=name, owner_user_id=owner_user_id,
-                owner_compartment_id=owner_compartment_id,
+                owner_compartment_id=owner_compartment_id, compartment_id=compartment_id,
                 allowed_models=list(allowed_models) if allowed_models is not None else None,
                 allowed_ip_ranges=[str(net) for net in ranges] if ranges is not None else None,
                 created_at=now, revoked_at=None))
@@ -78,7 +107,7 @@ class ApiKeyStore:
                 created_at=now, expires_at=expires_at))
             return await _read_key(conn, key_id)
 
-        return CreatedApiKey(minted.token, await self._db.run_write(work))
+        return CreatedApiKey(minted.token, await self._write(work))
 
     async def get_api_key(self, key_id: str) -> ApiKey:
         """The key's record and both slots' metadata (never a secret)."""
@@ -125,7 +154,7 @@ class ApiKeyStore:
                 created_at=now, expires_at=expires_at))
             return minted.token, await _read_key(conn, key_id)
 
-        token, key = await self._db.run_write(work)
+        token, key = await self._write(work)
         return CreatedApiKey(token, key)
 
     async def revoke_api_key(self, key_id: str, *, slot: int | None = None) -> ApiKey:
@@ -145,7 +174,7 @@ class ApiKeyStore:
                     api_key_secrets.c.revoked_at.is_(None)).values(revoked_at=now))
             return await _read_key(conn, key_id)
 
-        return await self._db.run_write(work)
+        return await self._write(work)
 
     async def set_secret_expiry(self, key_id: str, slot: int, expires_at: datetime | None) -> ApiKey:
         """Give one secret an expiry (or remove it with None); the other secret is unaffected."""
@@ -157,7 +186,7 @@ class ApiKeyStore:
             ).values(expires_at=expires_at))
             return await _read_key(conn, key_id)
 
-        return await self._db.run_write(work)
+        return await self._write(work)
 
     async def authenticate(self, token: str, now: datetime) -> AuthenticatedKey:
         """The key a presented token belongs to, with its owner; InvalidApiKey or ExpiredApiKey.
@@ -232,6 +261,21 @@ def _slot(row: sa.Row[Any]) -> SecretSlot:
 def _key(row: sa.Row[Any], slots: list[SecretSlot]) -> ApiKey:
     models = tuple(row.allowed_models) if row.allowed_models is not None else None
     return ApiKey(
-        row.id, row.name, row.owner_user_id, row.owner_compartment_id, models,
+        row.id, row.name, row.owner_user_id, row.owner_compartment_id, row.compartment_id, models,
         parse_ip_ranges(row.allowed_ip_ranges), row.created_at, row.revoked_at, tuple(slots),
     )
+
+
+async def read_all_keys(conn: AsyncConnection) -> list[ApiKey]:
+    """Every key with its slots in two queries, by creation time (for snapshots and listings)."""
+    slots: dict[str, list[SecretSlot]] = {}
+    for row in await conn.execute(sa.select(api_key_secrets).order_by(api_key_secrets.c.slot)):
+        slots.setdefault(row.key_id, []).append(_slot(row))
+    query = sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+    return [_key(row, slots.get(row.id, [])) for row in await conn.execute(query)]
+
+
+async def record_uses(conn: AsyncConnection, used: Iterable[tuple[str, int]], now: datetime) -> None:
+    """Stamp ``last_used_at`` on every (key id, slot) used since the last flush, in one transaction."""
+    for key_id, slot in sorted(used):  # a fixed order: concurrent replicas never deadlock
+        await _touch(conn, key_id, slot, now)

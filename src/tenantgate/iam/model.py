@@ -162,12 +162,17 @@ class SecretSlot:
 
 @dataclass(frozen=True, slots=True)
 class ApiKey:
-    """An API key, owned by exactly one user or one compartment (a service key)."""
+    """An API key, owned by exactly one user or one compartment (a service key).
+
+    ``compartment_id`` is where its requests go unless a header picks another compartment:
+    the owner for a service key, the chosen project for a user key (None: the tenancy).
+    """
 
     id: str
     name: str
     owner_user_id: str | None
     owner_compartment_id: str | None
+    compartment_id: str | None
     allowed_models: tuple[str, ...] | None
     allowed_ip_ranges: tuple[IpNetwork, ...] | None
     created_at: datetime

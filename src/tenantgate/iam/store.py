@@ -11,14 +11,14 @@ Contracts every method keeps:
 * Secrets are minted by ``api_keys.mint_secret``; only their digests reach the database, and
   the token leaves this module once, in ``CreatedApiKey``.
 
-API keys live in ``_key_store.py`` (same contracts), to keep each module one size.
+API keys live in ``_key_store.py`` and the admin API's renames and deletions in
+``_identity_changes.py`` (same contracts), to keep each module one size.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable
-from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -35,7 +35,7 @@ from tenantgate.errors import (
 )
 from tenantgate.iam import _compartment_tree as tree_rules
 from tenantgate.iam import _identity_rows as rows
-from tenantgate.iam._key_store import ApiKeyStore
+from tenantgate.iam._identity_changes import IdentityChanges
 from tenantgate.iam.api_keys import RandomChoice
 from tenantgate.iam.model import (
     ADMINISTRATORS_GROUP,
@@ -53,11 +53,10 @@ from tenantgate.iam.policy_model import Statement
 from tenantgate.iam.policy_parser import parse_policy
 from tenantgate.iam.tables import compartments, group_members, groups, policies, tenancy, users
 from tenantgate.storage.database import Database
+from tenantgate.storage.unit_of_work import T
 
-T = TypeVar("T")
 
-
-class IdentityStore(ApiKeyStore):
+class IdentityStore(IdentityChanges):
     """Tenancy, compartments, users, groups, memberships, API keys and policies."""
 
     def __init__(self, db: Database, *, clock: Clock, choice: RandomChoice = secrets.choice) -> None:
@@ -88,7 +87,7 @@ class IdentityStore(ApiKeyStore):
                 administrators_group_id=group_id, created_at=now))
 
         try:
-            await self._db.run_write(work, isolation="serializable")
+            await self._write(work, isolation="serializable")
         except IntegrityError as exc:
             if not rows.is_unique_violation(exc):
                 raise  # anything but "another replica bootstrapped first" is a real failure
@@ -136,7 +135,7 @@ class IdentityStore(ApiKeyStore):
                 description=description, created_at=now))
             return await rows.read_compartment(conn, compartment_id)
 
-        return await self._unique(self._db.run_write(work, isolation="serializable"), "compartment")
+        return await self._unique(self._write(work, isolation="serializable"), "compartment")
 
     async def get_compartment(self, compartment_id: str) -> Compartment:
         """The compartment with this id, with its current path."""
@@ -173,7 +172,7 @@ class IdentityStore(ApiKeyStore):
                 compartments.c.id == compartment_id).values(parent_id=new_parent_id))
             return await rows.read_compartment(conn, compartment_id)
 
-        return await self._unique(self._db.run_write(work, isolation="serializable"), "compartment")
+        return await self._unique(self._write(work, isolation="serializable"), "compartment")
 
     async def delete_compartment(self, compartment_id: str) -> None:
         """Delete an empty compartment: no child compartments, service keys or policies."""
@@ -186,7 +185,7 @@ class IdentityStore(ApiKeyStore):
                 raise CompartmentNotEmpty(param="compartment_id")
             await conn.execute(compartments.delete().where(compartments.c.id == compartment_id))
 
-        await self._db.run_write(work, isolation="serializable")
+        await self._write(work, isolation="serializable")
 
     # Users, groups and memberships
 
@@ -199,7 +198,7 @@ class IdentityStore(ApiKeyStore):
                 id=user.id, name=user.name, description=description, created_at=user.created_at))
             return user
 
-        return await self._unique(self._db.run_write(work), "user")
+        return await self._unique(self._write(work), "user")
 
     async def get_user(self, user_id: str) -> User:
         """The user with this id."""
@@ -227,7 +226,7 @@ class IdentityStore(ApiKeyStore):
                 built_in=False, created_at=group.created_at))
             return group
 
-        return await self._unique(self._db.run_write(work), "group")
+        return await self._unique(self._write(work), "group")
 
     async def get_group(self, group_id: str) -> Group:
         """The group with this id."""
@@ -266,7 +265,7 @@ class IdentityStore(ApiKeyStore):
                     group_id=group_id, user_id=user_id, created_at=now))
 
         try:
-            await self._db.run_write(work)
+            await self._write(work)
         except IntegrityError as exc:
             if not rows.is_unique_violation(exc):
                 raise  # a unique clash means a concurrent add won: the membership exists
@@ -280,7 +279,7 @@ class IdentityStore(ApiKeyStore):
             await conn.execute(group_members.delete().where(
                 group_members.c.group_id == group_id, group_members.c.user_id == user_id))
 
-        await self._db.run_write(work)
+        await self._write(work)
 
     # Policies
 
@@ -311,7 +310,7 @@ class IdentityStore(ApiKeyStore):
                     raise PolicyNotFound(param="policy_id")
             return await rows.read_policy(conn, saved_id)
 
-        return await self._unique(self._db.run_write(work), "policy")
+        return await self._unique(self._write(work), "policy")
 
     async def get_policy(self, policy_id: str) -> Policy:
         """The policy with this id, with its compartment's current path."""
@@ -336,7 +335,7 @@ class IdentityStore(ApiKeyStore):
             if done.rowcount != 1:
                 raise PolicyNotFound(param="policy_id")
 
-        await self._db.run_write(work)
+        await self._write(work)
 
     async def list_statements(self) -> list[Statement]:
         """Every stored statement, parsed against its compartment's current path, for ``CompiledPolicies``."""

@@ -79,6 +79,8 @@ api_keys = sa.Table(
         nullable=True,
         index=True,
     ),
+    # The compartment requests target by default: a user key's project; a service key's owner.
+    sa.Column("compartment_id", sa.String(_ID), sa.ForeignKey("iam_compartments.id"), nullable=True),
     sa.Column("allowed_models", sa.JSON(), nullable=True),
     sa.Column("allowed_ip_ranges", sa.JSON(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
@@ -113,4 +115,14 @@ policies = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("compartment_id", "name"),
+)
+
+identity_revision = sa.Table(
+    "iam_revision",
+    metadata,
+    # One row, bumped by every identity write in the same transaction: replicas poll it to
+    # learn, with one cheap read, that their cached snapshot of keys and policies is stale.
+    sa.Column("singleton", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("revision", sa.BigInteger(), nullable=False),
+    sa.CheckConstraint("singleton = 1", name="singleton"),
 )

@@ -34,6 +34,16 @@ class _LocalModelMemory(Collector):
         return [family]
 
 
+class _ReadOnScrape(Collector):
+    """Gauges read from their owners when scraped, so the hot path never updates them."""
+
+    def __init__(self) -> None:
+        self.readers: list[tuple[str, str, Callable[[], float]]] = []
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        return [GaugeMetricFamily(name, text, value=float(read())) for name, text, read in self.readers]
+
+
 class GatewayMetrics:
     """The gateway's counters, histograms and gauges."""
 
@@ -55,6 +65,8 @@ class GatewayMetrics:
             "tenantgate_inflight_streams", "Streaming responses in progress.",
             registry=self.registry,
         )
+        self._scraped = _ReadOnScrape()
+        self.registry.register(self._scraped)
         self._request_children: dict[tuple[str, int], Counter] = {}
         self._latency_children: dict[str, Histogram] = {}
 
@@ -71,6 +83,10 @@ class GatewayMetrics:
 
     def upstream_error(self, provider: str, code: str) -> None:
         self._upstream_errors.labels(provider, code).inc()
+
+    def watch(self, name: str, text: str, read: Callable[[], float]) -> None:
+        """Expose ``read()`` as the gauge ``name``, evaluated at each scrape."""
+        self._scraped.readers.append((name, text, read))
 
     def watch_local_memory(self, report: MemoryReport) -> None:
         self.registry.register(_LocalModelMemory(report))

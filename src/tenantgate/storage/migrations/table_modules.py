@@ -14,7 +14,11 @@ from sqlalchemy import MetaData
 
 from tenantgate.storage.metadata import metadata
 
-TABLE_MODULES: tuple[str, ...] = ("tenantgate.storage.installation", "tenantgate.iam.tables")
+TABLE_MODULES: tuple[str, ...] = (
+    "tenantgate.storage.installation",
+    "tenantgate.iam.tables",
+    "tenantgate.audit.tables",
+)
 
 
 def load_table_modules() -> MetaData:
