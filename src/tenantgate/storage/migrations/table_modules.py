@@ -18,6 +18,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "tenantgate.storage.installation",
     "tenantgate.iam.tables",
     "tenantgate.audit.tables",
+    "tenantgate.ledger.tables",
 )
 
 
