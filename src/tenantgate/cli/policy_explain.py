@@ -2,7 +2,9 @@
 
 It loads the same snapshot and runs the same evaluator as the gateway, so the answer is
 what a real request would get at this moment, with the statements that decided it or, for
-a denial, the statements that cover the resource and place but did not match.
+a denial, the statements that cover the resource and place but did not match. With
+``--server`` the gateway answers (``POST /admin/v1/policies/explain``), which needs
+``inspect policies`` in the compartment asked about.
 """
 
 from __future__ import annotations
@@ -12,7 +14,16 @@ from pathlib import Path
 
 import click
 
-from tenantgate.cli._store_session import config_option, fail, json_option, run_with_database
+from tenantgate.cli._remote_store import RemoteIdentityStore
+from tenantgate.cli._store_session import (
+    config_option,
+    fail,
+    json_option,
+    run_remote,
+    run_with_database,
+    server_option,
+)
+from tenantgate.errors import ApiKeyNotFound, CompartmentNotFound, UserNotFound
 from tenantgate.iam._snapshot_rows import load_snapshot
 from tenantgate.iam.access_snapshot import IdentitySnapshot
 from tenantgate.iam.explain import Explanation, explain, user_principal
@@ -26,6 +37,7 @@ _VERBS = {verb.keyword: verb for verb in Verb}
 
 @click.command("explain")
 @config_option
+@server_option
 @click.option("--user", "user_name", help="The user asking (name).")
 @click.option("--key", "key_id", help="Or the API key asking (key_…): a service key acts as itself.")
 @click.option("--model", default=None, help="request.model, e.g. gpt-4o.")
@@ -40,13 +52,23 @@ _VERBS = {verb.keyword: verb for verb in Verb}
 @click.option("--ip", default=None, help="request.ip.")
 @json_option
 def explain_command(
-    config_file: Path | None, user_name: str | None, key_id: str | None, model: str | None,
-    compartment: str | None, operation: str, verb: str, resource_type: str | None,
+    config_file: Path | None, server_url: str | None, user_name: str | None, key_id: str | None,
+    model: str | None, compartment: str | None, operation: str, verb: str, resource_type: str | None,
     region: str | None, ip: str | None, as_json: bool,
 ) -> None:
     """Say whether a user or key may do something, and which policy statements decide it."""
     if (user_name is None) == (key_id is None):
         fail("give exactly one of --user or --key")
+    kind = ResourceType(resource_type) if resource_type else RESOURCE_FOR_OPERATION[operation]
+    if server_url is not None:
+        if ip is not None:
+            fail("--ip needs the local database: the admin API explains without request.ip")
+        question = {"user": user_name, "key_id": key_id, "verb": verb, "resource_type": kind.value,
+                    "model": model, "operation": operation, "region": region}
+        found = run_remote(server_url, lambda store: _ask(store, question, compartment),
+                           config_file=config_file)
+        _print(found, as_json)
+        return
     snapshot = run_with_database(config_file, lambda db: db.run_read(load_snapshot))
     principal, home = _principal(snapshot, user_name, key_id)
     reference = compartment or home
@@ -54,11 +76,26 @@ def explain_command(
     if target is None:
         fail(f"no compartment {reference!r}" if reference else "the tenancy has not been created yet")
     answer = explain(
-        snapshot, principal, target, verb=_VERBS[verb],
-        resource_type=ResourceType(resource_type) if resource_type else RESOURCE_FOR_OPERATION[operation],
+        snapshot, principal, target, verb=_VERBS[verb], resource_type=kind,
         model=model, operation=operation, region=region, ip=ip, now=datetime.now(UTC),
     )
     _print(answer, as_json)
+
+
+async def _ask(store: RemoteIdentityStore, question: dict[str, str | None],
+               compartment: str | None) -> Explanation:
+    """The gateway's answer, defaulting and failing as the local command does."""
+    key_id, place = question["key_id"], compartment
+    try:
+        if not place and key_id is not None:
+            place = await store.key_compartment(key_id)  # a key's question is about its own place
+        return await store.explain({**question, "compartment": place or ""})
+    except UserNotFound:
+        raise UserNotFound(f"no user named {question['user']!r}") from None
+    except ApiKeyNotFound:
+        raise ApiKeyNotFound(f"no API key {key_id!r}") from None
+    except CompartmentNotFound:
+        raise CompartmentNotFound(f"no compartment {place!r}") from None
 
 
 def _principal(
