@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from tenantgate.settings import DeploymentSettings, ModelSettings, Settings
+from tenantgate.settings import DeploymentSettings, ModelSettings, RateSettings, Settings
 
 OUT = Path(__file__).parent / "reference" / "settings.md"
 
@@ -37,7 +37,7 @@ def _rows(model: type[BaseModel], prefix: str = "") -> list[str]:
             default = field.get_default(call_default_factory=True)
             if isinstance(default, BaseModel):
                 default = default.model_dump()
-            shown = json.dumps(default) if default is not None else "—"
+            shown = json.dumps(default, default=str) if default is not None else "—"
         rows.append(f"| `{prefix}{name}` | `{shown}` | {field.description or ''} |")
     return rows
 
@@ -51,6 +51,13 @@ def main() -> None:
     lines += [r.replace("| `", "| `models[].deployments[].", 1) for r in _rows(DeploymentSettings)]
     lines += ["", "Provider-specific deployment fields are documented with each provider in",
               "`docs/providers/`.", ""]
+    lines += ["## The rate card (`credits.rate_card`)", "",
+              "Each line prices a public model, in credits per 1M tokens, from `effective_from` on;",
+              "a line with a `region` applies only there and wins over one without. A price change",
+              "is a new line: past requests keep the price they were settled at.", "",
+              "| field | default | meaning |", "|---|---|---|"]
+    lines += [r.replace("| `", "| `credits.rate_card[].", 1) for r in _rows(RateSettings)]
+    lines += [""]
     OUT.write_text("\n".join(lines))
 
 

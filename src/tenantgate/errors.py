@@ -46,6 +46,8 @@ The tree (``docs/reference/errors.md`` documents every code, and a test keeps th
     ├── UnsupportedMediaType                415 invalid_request_error (unsupported_media_type)
     ├── RateLimited                         429 rate_limit_error
     │   └── LocalQueueFull                  local_queue_full
+    ├── InsufficientQuota                   429 insufficient_quota
+    │   └── BudgetExceeded                  budget_exceeded
     ├── InternalError                       500 server_error (internal_error)
     ├── UpstreamError                       502 upstream_error
     │   ├── UpstreamBadResponse             upstream_bad_response
@@ -58,6 +60,7 @@ The tree (``docs/reference/errors.md`` documents every code, and a test keeps th
         ├── NoDeploymentAvailable           no_deployment_available
         ├── LocalModelUnavailable           local_model_unavailable
         ├── LocalQueueDeadlineExceeded      local_queue_deadline_exceeded
+        ├── ModelNotPriced                  model_not_priced
         └── AuditUnavailable                audit_unavailable
 
 Failover decides by type, never by message text: ``UpstreamError.retryable`` says whether
@@ -407,6 +410,29 @@ class LocalQueueFull(RateLimited):
     default_message = "The local model is busy and its queue is full. Retry shortly."
 
 
+class InsufficientQuota(TenantgateError):
+    """The prepaid credits cannot cover this request's maximum cost; it never reached the upstream.
+
+    Shaped like OpenAI's own quota error (type and code ``insufficient_quota``), so SDKs and
+    tools that handle an exhausted OpenAI account handle an exhausted commitment the same way.
+    """
+
+    code = "insufficient_quota"
+    status = 429
+    error_type = "insufficient_quota"
+    default_message = (
+        "You exceeded your current quota: the tenancy's credits cannot cover this request's "
+        "maximum cost. Lower max_tokens, or ask an administrator to add credits."
+    )
+
+
+class BudgetExceeded(InsufficientQuota):
+    """A hard budget in the request's chain (key, user, compartment or an ancestor) is used up."""
+
+    code = "budget_exceeded"
+    default_message = "A budget that applies to this request is used up for the current period."
+
+
 class InternalError(TenantgateError):
     """A bug: something the gateway did not expect. Logged with its traceback."""
 
@@ -503,6 +529,16 @@ class LocalQueueDeadlineExceeded(ServiceUnavailable):
 
     code = "local_queue_deadline_exceeded"
     default_message = "The local model was too busy to start this request in time."
+
+
+class ModelNotPriced(ServiceUnavailable):
+    """Credits are on but the rate card has no price for this model, so it is not served.
+
+    Refusing is the safe side: serving an unpriced model would hand out free usage.
+    """
+
+    code = "model_not_priced"
+    default_message = "This model has no price on the rate card, so it cannot be metered."
 
 
 class AuditUnavailable(ServiceUnavailable):

@@ -10,13 +10,15 @@ first piece is awaited before the response starts.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
+from tenantgate import billing
 from tenantgate.catalog import Catalog, ModelEntry
+from tenantgate.credits.metering import Hold, Metering
 from tenantgate.errors import (
     ModelNotFound,
     NoDeploymentAvailable,
@@ -27,6 +29,7 @@ from tenantgate.errors import (
     UpstreamStreamInterrupted,
 )
 from tenantgate.iam.access_control import AccessControl
+from tenantgate.iam.access_snapshot import CompartmentRecord
 from tenantgate.iam.principal import ANONYMOUS_CALLER, Caller, Principal
 from tenantgate.observability.metrics import GatewayMetrics
 from tenantgate.providers.base import Backend, Operation, Reply, StreamPiece, Usage
@@ -60,15 +63,21 @@ class Outcome:
     usage: Usage | None = None
     attempts: int = 0
     failed_attempts: list[str] = field(default_factory=list)
+    cost: int | None = None
+    """Micro-credits charged, when credits are on (a stream's is known only at its end)."""
 
 
 class Pipeline:
     """Runs inference calls against the catalog with failover."""
 
-    def __init__(self, catalog: Catalog, access: AccessControl, metrics: GatewayMetrics) -> None:
+    def __init__(
+        self, catalog: Catalog, access: AccessControl, metrics: GatewayMetrics,
+        metering: Metering | None = None,
+    ) -> None:
         self.catalog = catalog
         self.access = access
         self._metrics = metrics
+        self.metering = metering
 
     async def authenticate(
         self, authorization: str | None, *, ip: str | None = None, request_id: str | None = None
@@ -97,17 +106,31 @@ class Pipeline:
             regions=[backend.info.region for backend in entry.backends],
         )
 
-    def _candidates(self, call: InferenceCall) -> list[Backend]:
-        """The deployments that may answer: they serve the operation, in a region the caller may use."""
+    def _candidates(self, call: InferenceCall) -> tuple[list[Backend], CompartmentRecord | None]:
+        """The deployments that may answer (they serve the operation, in a region the caller may
+        use) and the compartment the call acts in (None for ungoverned callers)."""
         entry = self.resolve(call)
         backends = [b for b in entry.backends if call.operation in b.capabilities.operations]
         if not call.caller.principal.governed:
-            return backends
+            return backends, None
         grant = self.access.authorize_inference(
             call.caller, operation=call.operation.value, model=call.model,
             regions=[b.info.region for b in backends],
         )
-        return [b for b in backends if b.info.region in grant.regions]
+        return [b for b in backends if b.info.region in grant.regions], grant.compartment
+
+    async def _hold(
+        self, call: InferenceCall, backends: list[Backend], compartment: CompartmentRecord | None
+    ) -> Hold | None:
+        """Reserve the call's maximum cost before any upstream sees it (429 if it cannot be covered)."""
+        if self.metering is None or not backends:
+            return None
+        tenancy = self.access.snapshot.tenancy
+        return await self.metering.hold(
+            model=call.model, operation=call.operation.value, body=call.body,
+            request_id=call.request_id, candidates=billing.candidates_of(backends),
+            payer=billing.payer_of(call.caller, compartment, tenancy.id if tenancy else None),
+        )
 
     def _attempt_failed(self, backend: Backend, error: TenantgateError, outcome: Outcome) -> None:
         outcome.failed_attempts.append(f"{backend.info.label}:{error.code}")
@@ -120,8 +143,23 @@ class Pipeline:
 
     async def complete(self, call: InferenceCall, outcome: Outcome) -> Reply:
         """Answer a non-streaming call, failing over between deployments in order."""
+        backends, compartment = self._candidates(call)
+        hold = await self._hold(call, backends, compartment)
+        try:
+            reply, backend = await self._first_reply(call, backends, outcome)
+        except BaseException:
+            if hold is not None and self.metering is not None:
+                self.metering.release(hold)
+            raise
+        if hold is not None and self.metering is not None:
+            outcome.cost = billing.settle(self.metering, hold, reply.usage, backend)
+        return reply
+
+    async def _first_reply(
+        self, call: InferenceCall, backends: list[Backend], outcome: Outcome
+    ) -> tuple[Reply, Backend]:
         last_error: TenantgateError | None = None
-        for backend in self._candidates(call):
+        for backend in backends:
             outcome.attempts += 1
             try:
                 reply = await backend.complete(call.operation, call.body)
@@ -133,13 +171,29 @@ class Pipeline:
                 continue
             outcome.deployment = backend.info.label
             outcome.usage = reply.usage
-            return reply
+            return reply, backend
         raise last_error or NoDeploymentAvailable()
 
     async def open_stream(self, call: InferenceCall, outcome: Outcome) -> StreamSession:
         """Start a streaming answer: fail over until a deployment yields its first piece."""
+        backends, compartment = self._candidates(call)
+        hold = await self._hold(call, backends, compartment)
+        try:
+            session = await self._first_piece(call, backends, outcome)
+        except BaseException:
+            if hold is not None and self.metering is not None:
+                self.metering.release(hold)
+            raise
+        if hold is not None and self.metering is not None:
+            metering, backend = self.metering, session.backend
+            session.on_end = lambda usage: billing.settle(metering, hold, usage, backend)
+        return session
+
+    async def _first_piece(
+        self, call: InferenceCall, backends: list[Backend], outcome: Outcome
+    ) -> StreamSession:
         last_error: TenantgateError | None = None
-        for backend in self._candidates(call):
+        for backend in backends:
             outcome.attempts += 1
             pieces = backend.stream(call.operation, call.body)
             try:
@@ -153,7 +207,7 @@ class Pipeline:
                 raise
             else:
                 outcome.deployment = backend.info.label
-                return StreamSession(call, first, pieces, outcome)
+                return StreamSession(call, first, pieces, outcome, backend)
             await pieces.aclose()
             self._attempt_failed(backend, error, outcome)
             if not may_fail_over(error):
@@ -175,13 +229,28 @@ class StreamSession:
         first: StreamPiece,
         pieces: AsyncGenerator[StreamPiece, None],
         outcome: Outcome,
+        backend: Backend,
     ) -> None:
         self._call = call
         self._first = first
         self._pieces = pieces
         self.outcome = outcome
+        self.backend = backend
         self.content_chunks = 0
         self.completed = False
+        self.on_end: Callable[[Usage], int] | None = None
+        """Called once when the stream ends however it ends (settlement), with what it used."""
+
+    def end(self) -> None:
+        """Settle once, however the stream ended: with the upstream's usage, else a flagged estimate.
+
+        Called when the frames end, and again (harmlessly) by the API layer when the response
+        is over, which covers a client that left before the first frame was even pulled.
+        """
+        on_end, self.on_end = self.on_end, None
+        if on_end is not None:
+            usage = self.outcome.usage or estimate_usage(self._call.body, self.content_chunks)
+            self.outcome.cost = on_end(usage)
 
     async def frames(self) -> AsyncIterator[bytes]:
         """SSE frames for the client, ending in ``[DONE]`` or an error event."""
@@ -202,6 +271,7 @@ class StreamSession:
             return
         finally:
             await self._pieces.aclose()
+            self.end()
         if self.outcome.usage is None:
             self.outcome.usage = estimate_usage(self._call.body, self.content_chunks)
             if include_usage and piece is not None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from tenantgate.audit import AuditRecorder, AuditStore
 from tenantgate.catalog import Catalog, build_catalog
+from tenantgate.credits.metering import Metering
 from tenantgate.iam.access_control import AccessControl
 from tenantgate.iam.denial_audit import denial_entry
 from tenantgate.iam.store import IdentityStore
@@ -53,7 +54,8 @@ class Gateway:
             settings.auth, self.database, clock=_utc_now,
             on_denied=lambda denial: self.audit.record(denial_entry(denial)),
         )
-        self.pipeline = Pipeline(self.catalog, self.access, self.metrics)
+        self.metering = self._metering() if settings.credits.enabled else None
+        self.pipeline = Pipeline(self.catalog, self.access, self.metrics, self.metering)
         self._watch_governance()
         self.ready = False
 
@@ -65,6 +67,8 @@ class Gateway:
             await check_at_head(self.database.engine)
         self.audit.start()
         await self.access.start()
+        if self.metering is not None:
+            await self.metering.start()
         if self.settings.local.load == "startup":
             for backend in self.catalog.backends():
                 warm_up = getattr(backend, "warm_up", None)
@@ -79,6 +83,14 @@ class Gateway:
                    "storage": self.database.display_url,
                    "keys_required": self.access.required},
         )
+
+    def _metering(self) -> Metering:
+        from tenantgate.catalog import configured_models
+        from tenantgate.credits.store import CreditStore
+
+        caps = {model.name: model.max_output_tokens for model in configured_models(self.settings)}
+        store = CreditStore(self.database, clock=_utc_now)
+        return Metering(self.settings.credits, store, output_caps=caps, clock=_utc_now)
 
     def _watch_governance(self) -> None:
         watch = self.metrics.watch
@@ -97,6 +109,8 @@ class Gateway:
     async def stop(self) -> None:
         self.ready = False
         await self.access.aclose()
+        if self.metering is not None:
+            await self.metering.aclose()  # writes the settlements still queued
         await self.catalog.aclose()
         await self.transport.aclose()
         await self.audit.aclose()  # after everything that may still report a denial

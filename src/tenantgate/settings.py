@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -185,6 +187,45 @@ class ModelSettings(_Section):
     name: str = Field(description="The name clients send as `model`.")
     deployments: list[DeploymentSettings] = Field(min_length=1)
     owned_by: str = Field("tenantgate", description="`owned_by` shown in /v1/models.")
+    max_output_tokens: int | None = Field(
+        None, ge=1,
+        description="The model's output cap: what a credit hold assumes when a request sets no max_tokens.",
+    )
+
+
+class RateSettings(_Section):
+    """One rate-card line: a model's prices per 1M tokens, in credits, from a date on."""
+
+    model: str = Field(description="Public model name.")
+    region: str | None = Field(None, description="Only for deployments in this region (default: any).")
+    effective_from: datetime = Field(
+        datetime(2000, 1, 1, tzinfo=UTC), description="When this price starts to apply (UTC)."
+    )
+    input_per_1m: Decimal = Field(description="Credits per 1M input (prompt) tokens.")
+    cached_input_per_1m: Decimal | None = Field(None, description="Credits per 1M cached input tokens.")
+    output_per_1m: Decimal = Field(Decimal(0), description="Credits per 1M output tokens.")
+
+
+class CreditsSettings(_Section):
+    """Universal credits: metering every request against commitments and budgets."""
+
+    enabled: bool = Field(
+        False, description="Hold the maximum cost before each request and settle the exact cost after."
+    )
+    rate_card: list[RateSettings] = Field(default_factory=list, description="Prices per model.")
+    hold_timeout_s: int = Field(
+        900, ge=1, le=86_400,
+        description="A hold not settled by then (a crashed replica) expires and is released.",
+    )
+    default_max_output_tokens: int = Field(
+        4096, ge=1, description="Output tokens a hold assumes without max_tokens or a model cap."
+    )
+    commit_linger_ms: float = Field(
+        2.0, ge=0, le=100, description="Group commit: how long a ledger batch waits for more requests."
+    )
+    sweep_interval_s: float = Field(
+        30.0, ge=1, description="How often expired holds and ended commitments are swept."
+    )
 
 
 class Settings(BaseSettings):
@@ -200,6 +241,7 @@ class Settings(BaseSettings):
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     local: LocalSettings = Field(default_factory=LocalSettings)
+    credits: CreditsSettings = Field(default_factory=CreditsSettings)
     models: list[ModelSettings] = Field(default_factory=list, description="The model catalog.")
 
     @model_validator(mode="after")

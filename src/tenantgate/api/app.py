@@ -188,6 +188,8 @@ class TenantgateApp:
             return 499
         finally:
             self._metrics.inflight_streams.dec()
+            if response.on_close is not None:
+                response.on_close()
         return 200
 
     def _finish(

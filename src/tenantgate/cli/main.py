@@ -8,6 +8,7 @@ from tenantgate import __version__
 from tenantgate.cli.audit import audit_group
 from tenantgate.cli.compartments import compartments_group
 from tenantgate.cli.config import config_group
+from tenantgate.cli.credits import credits_group
 from tenantgate.cli.groups import groups_group
 from tenantgate.cli.init import init
 from tenantgate.cli.keys import keys_group
@@ -28,6 +29,7 @@ cli.add_command(config_group)
 cli.add_command(init)
 for _group in (compartments_group, users_group, groups_group, policies_group, keys_group, audit_group):
     cli.add_command(_group)
+cli.add_command(credits_group)
 policies_group.add_command(explain_command)
 cli.add_command(
     click.Group("policy", commands={"explain": explain_command}, hidden=True,

@@ -19,6 +19,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "tenantgate.iam.tables",
     "tenantgate.audit.tables",
     "tenantgate.ledger.tables",
+    "tenantgate.credits.tables",
 )
 
 

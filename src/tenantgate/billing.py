@@ -1,0 +1,44 @@
+"""How the pipeline meters a call: who pays, where it may be routed, and what it used.
+
+A thin layer between ``pipeline.py`` and ``credits.metering``: it turns the caller and
+their grant into a ``Payer`` (the key, the user, the target compartment and its ancestors,
+and the tenancy), the candidate backends into priced ``Candidate``\\ s, and a finished
+answer's usage into a settlement, so the pipeline's flow stays readable top-down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tenantgate.credits.metering import Candidate, Hold, Metering, Payer
+from tenantgate.iam.access_snapshot import CompartmentRecord
+from tenantgate.iam.principal import Caller
+from tenantgate.providers.base import Backend, Usage
+
+
+def payer_of(caller: Caller, compartment: CompartmentRecord | None, root_id: str | None) -> Payer:
+    """The budgets' owners for this call; ungoverned callers pay from the tenancy only."""
+    principal = caller.principal
+    ids = list(compartment.ids) if compartment is not None else []
+    if root_id is not None:
+        ids.append(root_id)
+    return Payer(
+        key_id=principal.key_id,
+        user_id=principal.id if principal.type == "user" else None,
+        compartment_ids=tuple(ids),
+    )
+
+
+def candidates_of(backends: Sequence[Backend]) -> list[Candidate]:
+    return [Candidate(b.info.upstream_model, b.info.region) for b in backends]
+
+
+def settle(metering: Metering, hold: Hold, usage: Usage | None, backend: Backend) -> int:
+    """Post the answer's cost; without reported usage, the prompt bound and no output (estimated)."""
+    if usage is None:
+        return metering.settle(hold, prompt_tokens=hold.prompt_tokens_max, completion_tokens=0,
+                               cached_tokens=0, region=backend.info.region, estimated=True)
+    return metering.settle(
+        hold, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+        cached_tokens=usage.cached_tokens, region=backend.info.region, estimated=usage.estimated,
+    )
