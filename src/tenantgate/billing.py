@@ -19,13 +19,15 @@ from tenantgate.providers.base import Backend, Usage
 def payer_of(caller: Caller, compartment: CompartmentRecord | None, root_id: str | None) -> Payer:
     """The budgets' owners for this call; ungoverned callers pay from the tenancy only."""
     principal = caller.principal
-    ids = list(compartment.ids) if compartment is not None else []
+    ids = list(reversed(compartment.ids)) if compartment is not None else []  # the target first
     if root_id is not None:
         ids.append(root_id)
     return Payer(
         key_id=principal.key_id,
         user_id=principal.id if principal.type == "user" else None,
         compartment_ids=tuple(ids),
+        principal_type=principal.type,
+        principal_id=principal.id,
     )
 
 
@@ -37,8 +39,10 @@ def settle(metering: Metering, hold: Hold, usage: Usage | None, backend: Backend
     """Post the answer's cost; without reported usage, the prompt bound and no output (estimated)."""
     if usage is None:
         return metering.settle(hold, prompt_tokens=hold.prompt_tokens_max, completion_tokens=0,
-                               cached_tokens=0, region=backend.info.region, estimated=True)
+                               cached_tokens=0, region=backend.info.region, estimated=True,
+                               deployment=backend.info.label)
     return metering.settle(
         hold, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
         cached_tokens=usage.cached_tokens, region=backend.info.region, estimated=usage.estimated,
+        deployment=backend.info.label,
     )

@@ -18,8 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tenantgate.credits import accounts as names
-from tenantgate.ledger import AMOUNT_MAX, Transfer, TransferFlags
-from tenantgate.ledger.model import JsonValue
+from tenantgate.ledger.model import AMOUNT_MAX, JsonValue, Transfer, TransferFlags
 
 
 @dataclass(frozen=True, slots=True)

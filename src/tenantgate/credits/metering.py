@@ -63,6 +63,13 @@ class Payer:
     key_id: str | None
     user_id: str | None
     compartment_ids: tuple[str, ...]
+    principal_type: str = "anonymous"
+    principal_id: str = "anonymous"
+
+    @property
+    def compartment_id(self) -> str | None:
+        """The target compartment (the first of the chain), None before a tenancy exists."""
+        return self.compartment_ids[0] if self.compartment_ids else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +81,7 @@ class Hold:
     request_id: str
     prices: dict[str | None, Price]
     prompt_tokens_max: int
+    payer: Payer
 
 
 def rate_card_from(settings: CreditsSettings) -> RateCard:
@@ -144,7 +152,7 @@ class Metering:
             results = await self.batcher.submit(transfers)
             failed = _first_failure([r.result for r in results])
             if failed is None:
-                return Hold(plan, model, request_id, prices, prompt_max)
+                return Hold(plan, model, request_id, prices, prompt_max, payer)
             index, code = failed
             if code is not CreateTransferResult.EXCEEDS_CREDITS:
                 logger.error("credit hold refused by the ledger",
@@ -234,14 +242,19 @@ class Metering:
     # Settle and release
 
     def settle(self, hold: Hold, *, prompt_tokens: int, completion_tokens: int, cached_tokens: int,
-               region: str | None, estimated: bool) -> int:
+               region: str | None, estimated: bool, deployment: str | None = None) -> int:
         """Post what the answer cost at the answering deployment's price; return that cost."""
         price = hold.prices.get(region) or next(iter(hold.prices.values()))
         cost = usage_cost(price, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                           cached_tokens=cached_tokens)
-        usage: dict[str, JsonValue] = {"request_id": hold.request_id, "model": hold.model, "region": region,
-                 "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                 "cached_tokens": cached_tokens, "estimated": estimated, "cost": cost}
+        payer = hold.payer
+        usage: dict[str, JsonValue] = {  # the usage record: reports read it from the ledger's posts
+            "request_id": hold.request_id, "model": hold.model, "region": region, "deployment": deployment,
+            "principal_type": payer.principal_type, "principal_id": payer.principal_id,
+            "key_id": payer.key_id, "user_id": payer.user_id, "compartment_id": payer.compartment_id,
+            "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "cached_tokens": cached_tokens, "estimated": estimated, "cost": cost,
+        }
         self.batcher.submit_nowait(hold_plan.settle_transfers(hold.plan, cost, user_data=usage))
         if cost > hold.plan.amount:
             self._spawn(self._charge_overage(hold.plan, cost - hold.plan.amount, usage))
