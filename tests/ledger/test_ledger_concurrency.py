@@ -6,12 +6,15 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from ledger_helpers import SteppingClock, chart, check_invariants, hold, linked, pay, post, void
 
 from tenantgate.ledger import Account, CreateTransferResult, LedgerStore
 from tenantgate.ledger._batch import run_transfers
 from tenantgate.ledger.store import _load_for, _persist
+from tenantgate.ledger.tables import ledger_accounts
 from tenantgate.storage import Database
+from tenantgate.storage.errors import TransactionConflict
 
 R = CreateTransferResult
 
@@ -76,6 +79,28 @@ async def test_an_id_committed_while_a_batch_runs_is_reported_after_a_rerun(repl
     (b1,) = await second.lookup_accounts(["b1"])
     assert b1.balance.debits_posted == 0
     await check_invariants(first)
+
+
+async def persist_after_moving(store, batch, moved_account_id):
+    """Run ``batch`` as far as its writes, move one account's balance behind it, then write."""
+    async with store._db.write() as conn:
+        state = await _load_for(conn, batch)
+        assert run_transfers(batch, state, [store._clock()] * len(batch)) == [R.OK] * len(batch)
+        moved = sa.update(ledger_accounts).where(ledger_accounts.c.id == moved_account_id)
+        await conn.execute(moved.values(debits_posted=7))
+        await _persist(conn, state)
+
+
+@pytest.mark.parametrize("moved", ["a1", "b1", "op"])  # first, in between and last, in id order
+async def test_a_balance_moved_behind_a_batch_is_a_conflict_on_any_of_its_accounts(replicas, moved):
+    store = replicas[0]
+    batch = [pay("t1", "op", "a1", 5), pay("t2", "op", "a2", 5), pay("t3", "a1", "b1", 1)]
+    with pytest.raises(TransactionConflict):
+        await persist_after_moving(store, batch, moved)
+    assert [r.result for r in await store.create_transfers(batch)] == [R.OK] * 3
+    a1, b1 = await store.lookup_accounts(["a1", "b1"])
+    assert (a1.balance.credits_posted, a1.balance.debits_posted, b1.balance.credits_posted) == (5, 1, 1)
+    await check_invariants(store)
 
 
 async def test_racing_posts_voids_and_sweeps_resolve_each_hold_once(replicas):

@@ -4,6 +4,8 @@ never change (flag bits, result values, the exported names)."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tenantgate.ledger
 from tenantgate.ledger import (
@@ -18,7 +20,14 @@ from tenantgate.ledger import (
     TransferFlags,
     TransferRecord,
 )
-from tenantgate.ledger.model import canonical_json, expiry_id, settlement_status
+from tenantgate.ledger.model import (
+    USER_DATA_LENGTH_MAX,
+    JsonValue,
+    _json_length_bound,
+    canonical_json,
+    expiry_id,
+    settlement_status,
+)
 from tenantgate.ledger.tables import ledger_accounts
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -84,6 +93,42 @@ def test_settlement_status_and_expiry_ids():
     with pytest.raises(ValueError, match="not a settling"):
         settlement_status(TransferFlags.PENDING)
     assert expiry_id("req_1:hold") == "~req_1:hold"
+
+
+def user_data_of_length(length: int, text: str) -> JsonValue:
+    """``{"k": text * n, "n": 10 ** d}`` whose canonical JSON is exactly ``length`` characters."""
+    k = ""
+    while len(canonical_json({"k": k + text, "n": 0})) <= length:
+        k += text
+    value: JsonValue = {"k": k, "n": 10 ** (length - len(canonical_json({"k": k, "n": 0})))}
+    assert len(canonical_json(value)) == length
+    return value
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x", 'a"b\\', "\n\t\x01", "é€😀", "\u2028\x7f"],
+    ids=["plain", "escaped", "control", "non-ascii", "unescaped"],
+)
+def test_user_data_is_refused_exactly_when_its_canonical_json_passes_the_limit(text):
+    longest = user_data_of_length(USER_DATA_LENGTH_MAX, text)
+    assert Transfer(id="t", amount=1, user_data=longest).user_data == longest
+    with pytest.raises(InvalidLedgerValue, match="longer than"):
+        Transfer(id="t", amount=1, user_data=user_data_of_length(USER_DATA_LENGTH_MAX + 1, text))
+    with pytest.raises(InvalidLedgerValue, match="longer than"):
+        Account(id="a", ledger="credits", user_data=[longest])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    max_leaves=30,
+)
+
+
+@given(json_values)
+def test_the_length_bound_that_spares_json_dumps_never_underestimates(value):
+    assert _json_length_bound(value) >= len(canonical_json(value))
 
 
 def test_canonical_json_tells_true_from_one_and_ignores_key_order():

@@ -4,7 +4,16 @@ import ast
 from pathlib import Path
 
 LEDGER = Path(__file__).parents[2] / "src" / "tenantgate" / "ledger"
-PURE = ["model.py", "results.py", "rules.py", "_balances.py", "_idempotency.py", "_batch.py", "invariants.py"]
+PURE = [
+    "model.py",
+    "results.py",
+    "rules.py",
+    "_balances.py",
+    "_idempotency.py",
+    "_batch.py",
+    "invariants.py",
+    "_rows.py",
+]
 FORBIDDEN = (
     "sqlalchemy",
     "tenantgate.storage",

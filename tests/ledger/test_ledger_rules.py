@@ -283,6 +283,52 @@ def test_a_post_inherits_accounts_ledger_code_and_user_data_from_the_pending_tra
     assert decision.credit_account.balance == AccountBalance(credits_pending=10, credits_posted=4)
 
 
+@pytest.mark.parametrize(
+    ("submitted", "recorded"),
+    [
+        (hold("t", "cust", "rev", 5, timeout_s=9), hold("t", "cust", "rev", 5, timeout_s=9)),
+        (
+            pay("t", "cust", "rev", 500, flags=F.BALANCING_DEBIT),
+            pay("t", "cust", "rev", 80, flags=F.BALANCING_DEBIT),
+        ),
+        (
+            post("t", "h1", 4, user_data=[1]),
+            Transfer(
+                id="t",
+                amount=4,
+                debit_account_id="cust",
+                credit_account_id="rev",
+                ledger=LEDGER,
+                code=2,
+                flags=F.POST_PENDING_TRANSFER,
+                pending_id="h1",
+                user_data=[1],
+            ),
+        ),
+        (
+            void("t", "h1"),
+            Transfer(
+                id="t",
+                amount=10,
+                debit_account_id="cust",
+                credit_account_id="rev",
+                ledger=LEDGER,
+                code=2,
+                flags=F.VOID_PENDING_TRANSFER,
+                pending_id="h1",
+                user_data={"req": 1},
+            ),
+        ),
+    ],
+    ids=["hold", "balancing", "post", "void"],
+)
+def test_the_recorded_transfer_is_what_a_checked_construction_of_it_gives(submitted, recorded):
+    decision = decide_transfer(submitted, state(), NOW)
+    assert isinstance(decision, Posting)
+    assert decision.record == TransferRecord(transfer=recorded, timestamp=NOW)
+    assert type(decision.record.transfer.flags) is TransferFlags
+
+
 def test_expiry_releases_the_pending_amount_and_only_after_the_timeout():
     s = state()
     h1 = s.transfer("h1")

@@ -345,6 +345,19 @@ async def test_pending_transfers_lists_unresolved_holds_older_than(store, accoun
     assert [t.id for t in await store.pending_transfers(older_than=cutoff)] == ["h1"]
 
 
+async def test_a_batch_larger_than_one_statement_reads_every_id_and_settlement(store, accounts):
+    await funded(store, 1_000)
+    count = 501  # past the 500 ids one statement reads
+    assert set(await results(store, *(hold(f"h{i}", "cust", "rev", 1) for i in range(count)))) == {R.OK}
+    posts = [post(f"p{i}", f"h{i}") for i in range(count)]
+    assert set(await results(store, *posts)) == {R.OK}
+    assert set(await results(store, *posts)) == {R.EXISTS}
+    voids = [void(f"v{i}", f"h{i}") for i in range(count)]
+    assert set(await results(store, *voids)) == {R.PENDING_TRANSFER_ALREADY_POSTED}
+    assert await balance(store, "cust") == AccountBalance(debits_posted=count, credits_posted=1_000)
+    await check_invariants(store)
+
+
 async def test_the_database_itself_refuses_an_overdraft(store, accounts, database):
     stmt = sa.update(ledger_accounts).where(ledger_accounts.c.id == "cust").values(debits_posted=1)
     with pytest.raises(IntegrityError):

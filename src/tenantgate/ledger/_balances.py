@@ -7,8 +7,6 @@ counter and every pending + posted sum stays within ``AMOUNT_MAX``, a BIGINT.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from tenantgate.ledger.model import (
     AMOUNT_MAX,
     AccountBalance,
@@ -20,17 +18,21 @@ from tenantgate.ledger.model import (
 from tenantgate.ledger.results import CreateTransferResult
 
 R = CreateTransferResult
-F = TransferFlags
+# Plain ints: these run for every transfer, and each ``&`` on a flag type builds a new member.
+_BALANCING_DEBIT = int(TransferFlags.BALANCING_DEBIT)
+_BALANCING_CREDIT = int(TransferFlags.BALANCING_CREDIT)
+_DEBITS_LIMITED = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
+_CREDITS_LIMITED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
 
 
 def balanced_amount(t: Transfer, dr: AccountBalance, cr: AccountBalance) -> int | R:
     """The amount to move: as asked, or for a balancing transfer as much of it as fits."""
-    amount = t.amount
-    if t.flags & F.BALANCING_DEBIT:
+    amount, flags = t.amount, int(t.flags)
+    if flags & _BALANCING_DEBIT:
         amount = min(amount, max(0, dr.credits_posted - dr.debits_posted - dr.debits_pending))
         if amount == 0:
             return R.EXCEEDS_CREDITS
-    if t.flags & F.BALANCING_CREDIT:
+    if flags & _BALANCING_CREDIT:
         amount = min(amount, max(0, cr.debits_posted - cr.credits_posted - cr.credits_pending))
         if amount == 0:
             return R.EXCEEDS_DEBITS
@@ -56,11 +58,11 @@ def overflow(pending: bool, amount: int, dr: AccountBalance, cr: AccountBalance)
 
 def limit_exceeded(amount: int, dr: AccountRecord, cr: AccountRecord) -> R | None:
     """``exceeds_credits``/``exceeds_debits`` if holding or moving ``amount`` breaks a limit flag."""
-    if dr.account.flags & AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS:
+    if int(dr.account.flags) & _DEBITS_LIMITED:
         b = dr.balance
         if b.debits_pending + b.debits_posted + amount > b.credits_posted:
             return R.EXCEEDS_CREDITS
-    if cr.account.flags & AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS:
+    if int(cr.account.flags) & _CREDITS_LIMITED:
         b = cr.balance
         if b.credits_pending + b.credits_posted + amount > b.debits_posted:
             return R.EXCEEDS_DEBITS
@@ -69,30 +71,24 @@ def limit_exceeded(amount: int, dr: AccountRecord, cr: AccountRecord) -> R | Non
 
 def within_limits(record: AccountRecord) -> bool:
     """Whether the account's balance honours its ``*_must_not_exceed_*`` flag (an invariant)."""
-    b, flags = record.balance, record.account.flags
-    if (
-        flags & AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
-        and b.debits_pending + b.debits_posted > b.credits_posted
-    ):
+    b, flags = record.balance, int(record.account.flags)
+    if flags & _DEBITS_LIMITED and b.debits_pending + b.debits_posted > b.credits_posted:
         return False
-    return not (
-        flags & AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
-        and b.credits_pending + b.credits_posted > b.debits_posted
-    )
+    return not (flags & _CREDITS_LIMITED and b.credits_pending + b.credits_posted > b.debits_posted)
 
 
 def shift(record: AccountRecord, *, debit: bool, pending: int, posted: int) -> AccountRecord:
     """The account after adding ``pending`` and ``posted`` to one side; asserts the invariants."""
     b = record.balance
     if debit:
-        balance = replace(
-            b, debits_pending=b.debits_pending + pending, debits_posted=b.debits_posted + posted
+        balance = AccountBalance(
+            b.debits_pending + pending, b.debits_posted + posted, b.credits_pending, b.credits_posted
         )
     else:
-        balance = replace(
-            b, credits_pending=b.credits_pending + pending, credits_posted=b.credits_posted + posted
+        balance = AccountBalance(
+            b.debits_pending, b.debits_posted, b.credits_pending + pending, b.credits_posted + posted
         )
-    after = replace(record, balance=balance)
+    after = AccountRecord(account=record.account, balance=balance, created_at=record.created_at)
     assert (
         min(balance.debits_pending, balance.debits_posted, balance.credits_pending, balance.credits_posted)
         >= 0

@@ -26,6 +26,7 @@ from tenantgate.ledger.results import CreateAccountResult, CreateTransferResult
 from tenantgate.ledger.rules import Posting, decide_account, decide_transfer
 
 R = CreateTransferResult
+_LINKED, _PENDING, _SETTLING = int(TransferFlags.LINKED), int(TransferFlags.PENDING), int(SETTLING_FLAGS)
 _MISSING = object()
 _Undo = tuple[dict[str, Any], str, object]
 
@@ -68,7 +69,7 @@ class LedgerState:
         self._set(self._accounts, posting.debit_account.id, posting.debit_account)
         self._set(self._accounts, posting.credit_account.id, posting.credit_account)
         self._set(self._transfers, record.id, record)
-        if record.transfer.flags & SETTLING_FLAGS:
+        if int(record.transfer.flags) & _SETTLING:
             assert record.transfer.pending_id is not None
             assert record.transfer.pending_id not in self._settlements, "settled at most once"
             self._set(self._settlements, record.transfer.pending_id, record)
@@ -99,11 +100,7 @@ class LedgerState:
 
     def opened_pending(self) -> list[TransferRecord]:
         """Pending transfers accepted by this batch and still unresolved at its end."""
-        return [
-            r
-            for r in self.created
-            if r.transfer.flags & TransferFlags.PENDING and r.id not in self._settlements
-        ]
+        return [r for r in self.created if int(r.transfer.flags) & _PENDING and r.id not in self._settlements]
 
     def closed_pending_ids(self) -> list[str]:
         """Ids of pending transfers stored before this batch that it resolved."""
@@ -112,7 +109,7 @@ class LedgerState:
         for record in self.created:
             pending_id = record.transfer.pending_id
             if (
-                record.transfer.flags & SETTLING_FLAGS
+                int(record.transfer.flags) & _SETTLING
                 and pending_id is not None
                 and pending_id not in created
             ):
@@ -130,17 +127,30 @@ def run_transfers(
     """Apply ``transfers`` in order to ``state``; one result per transfer, chains all or nothing."""
     assert len(timestamps) == len(transfers)
     results: list[R] = []
+    links = [int(t.flags) & _LINKED for t in transfers]
     start = 0
     while start < len(transfers):
         end = start
-        while end < len(transfers) and transfers[end].flags & TransferFlags.LINKED:
+        while end < len(transfers) and links[end]:
             end += 1
         if end == len(transfers):  # the last event is linked: the chain never closes
             results += [R.LINKED_EVENT_FAILED] * (end - start - 1) + [R.LINKED_EVENT_CHAIN_OPEN]
             break
-        results += _run_chain(transfers[start : end + 1], state, timestamps[start : end + 1])
+        if end == start:  # a lone transfer, the common case: nothing to roll back
+            results.append(_run_one(transfers[start], state, timestamps[start]))
+        else:
+            results += _run_chain(transfers[start : end + 1], state, timestamps[start : end + 1])
         start = end + 1
     return results
+
+
+def _run_one(transfer: Transfer, state: LedgerState, timestamp: datetime) -> R:
+    """Decide ``transfer`` and apply it if it is accepted."""
+    decision = decide_transfer(transfer, state, timestamp)
+    if isinstance(decision, Posting):
+        state.apply(decision)
+        return R.OK
+    return decision
 
 
 def _run_chain(chain: Sequence[Transfer], state: LedgerState, timestamps: Sequence[datetime]) -> list[R]:
@@ -152,13 +162,9 @@ def _run_chain(chain: Sequence[Transfer], state: LedgerState, timestamps: Sequen
     savepoint = state.savepoint()
     results: list[R] = []
     for transfer, timestamp in zip(chain, timestamps, strict=True):
-        decision = decide_transfer(transfer, state, timestamp)
-        if isinstance(decision, Posting):
-            state.apply(decision)
-            results.append(R.OK)
-            continue
-        results.append(decision)
-        if decision is not R.EXISTS:
+        result = _run_one(transfer, state, timestamp)
+        results.append(result)
+        if result is not R.OK and result is not R.EXISTS:
             break
     complete = len(results) == len(chain)
     if len(chain) == 1 or (complete and len(set(results)) == 1):

@@ -62,6 +62,7 @@ class TransferFlags(IntFlag):
     EXPIRE_PENDING_TRANSFER = 1 << 15
 
 
+_PENDING = int(TransferFlags.PENDING)
 ACCOUNT_FLAGS_KNOWN: int = int(sum(AccountFlags))
 """Bits an account may set; a plain ``int``, because ``~`` on a flag type drops unknown bits."""
 TRANSFER_FLAGS_FOR_CALLERS: int = int(sum(TransferFlags)) & ~int(TransferFlags.EXPIRE_PENDING_TRANSFER)
@@ -192,7 +193,7 @@ class TransferRecord:
 
     def __post_init__(self) -> None:
         transfer = self.transfer
-        timed = bool(transfer.flags & TransferFlags.PENDING) and transfer.timeout_s > 0
+        timed = transfer.timeout_s > 0 and int(transfer.flags) & _PENDING
         expires_at = self.timestamp + timedelta(seconds=transfer.timeout_s) if timed else None
         object.__setattr__(self, "expires_at", expires_at)
 
@@ -217,22 +218,27 @@ def _check_int(name: str, value: object, value_max: int) -> None:
 
 
 def _check_user_data(value: JsonValue) -> None:
-    _check_json(value)
-    if len(canonical_json(value)) > USER_DATA_LENGTH_MAX:
+    # The bound spares the json.dumps for the usual few short fields; near the limit the
+    # exact text decides, so what is refused is exactly what ``canonical_json`` measures.
+    if _json_length_bound(value) > USER_DATA_LENGTH_MAX and len(canonical_json(value)) > USER_DATA_LENGTH_MAX:
         raise InvalidLedgerValue(f"user_data is longer than {USER_DATA_LENGTH_MAX} characters as JSON")
 
 
-def _check_json(value: object) -> None:
-    if value is None or isinstance(value, (str, bool, int)):
-        return
+def _json_length_bound(value: object) -> int:
+    """Refuse what is not JSON without floats; else at least the length of its canonical JSON."""
+    if value is None or isinstance(value, bool):
+        return 5
+    if isinstance(value, str):
+        return 6 * len(value) + 2  # an escaped character takes at most 6 (``\u001f``)
+    if isinstance(value, int):
+        return 31 * value.bit_length() // 100 + 2  # digits <= bits * log10(2) + 1, and a sign
     if isinstance(value, list):
-        for item in value:
-            _check_json(item)
-        return
+        return 2 + sum(_json_length_bound(item) + 1 for item in value)
     if isinstance(value, dict):
+        length = 2
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidLedgerValue("user_data object keys must be strings")
-            _check_json(item)
-        return
+            length += 6 * len(key) + 4 + _json_length_bound(item)
+        return length
     raise InvalidLedgerValue(f"user_data holds JSON without floats, not {type(value).__name__}")

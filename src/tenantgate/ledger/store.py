@@ -45,7 +45,7 @@ from tenantgate.storage.errors import TransactionConflict
 
 LIMIT_MAX = 10_000
 _TICK = timedelta(microseconds=1)
-_SETTLES = TransferFlags.POST_PENDING_TRANSFER | TransferFlags.VOID_PENDING_TRANSFER
+_SETTLES = int(TransferFlags.POST_PENDING_TRANSFER | TransferFlags.VOID_PENDING_TRANSFER)
 
 
 class _LostRace(TransactionConflict):
@@ -190,22 +190,36 @@ class LedgerStore:
 
 
 async def _load_for(conn: AsyncConnection, batch: Sequence[Transfer]) -> LedgerState:
-    """Everything ``batch`` can read, with its accounts locked before anything mutable is read."""
+    """Everything ``batch`` can read, with its accounts locked before anything mutable is read.
+
+    On SQLite the write transaction itself is the lock (``BEGIN IMMEDIATE``), so every
+    transfer row is read at once, already under it; PostgreSQL reads the pending transfers
+    (immutable) first, locks their accounts, and only then the batch's ids and settlements.
+    """
     pending_ids = {t.pending_id for t in batch if t.pending_id is not None}
-    referenced = await q.select_transfers(conn, pending_ids)
+    ids = {t.id for t in batch if t.id}
+    serialized = conn.dialect.name == "sqlite"
+    if serialized:
+        transfers, settlements = await q.select_transfers_and_settlements(
+            conn, ids | pending_ids, pending_ids
+        )
+        referenced = {i: transfers[i] for i in pending_ids if i in transfers}
+    else:
+        referenced = await q.select_transfers(conn, pending_ids)
     account_ids = {
-        i for t in batch if not t.flags & _SETTLES for i in (t.debit_account_id, t.credit_account_id)
+        i for t in batch if not int(t.flags) & _SETTLES for i in (t.debit_account_id, t.credit_account_id)
     }
     account_ids |= {
         i for r in referenced.values() for i in (r.transfer.debit_account_id, r.transfer.credit_account_id)
     }
     accounts = await q.select_accounts(conn, account_ids - {""}, lock=True)
-    transfers = {**referenced, **await q.select_transfers(conn, {t.id for t in batch if t.id})}
+    if not serialized:
+        found, settlements = await q.select_transfers_and_settlements(conn, ids, pending_ids)
+        transfers = {**referenced, **found}
     for pending_id in pending_ids & transfers.keys():
         p = transfers[pending_id].transfer
         if p.debit_account_id not in accounts or p.credit_account_id not in accounts:
             raise _LostRace(f"pending transfer {pending_id!r} appeared after its accounts were locked")
-    settlements = await q.select_settlements(conn, pending_ids)
     return LedgerState(accounts=accounts.values(), transfers=transfers.values(), settlements=settlements)
 
 
@@ -214,9 +228,9 @@ async def _persist(conn: AsyncConnection, state: LedgerState) -> None:
     created = state.created
     if created and await q.insert_transfers(conn, created) != {r.id for r in created}:
         raise _LostRace("a transfer id or pending transfer was taken concurrently")
-    for account_id, before, after in state.changed_balances():
-        if not await q.update_balance(conn, account_id, before, after):
-            raise _LostRace(f"account {account_id!r} changed concurrently")
+    changed = state.changed_balances()
+    if changed and not await q.update_balances(conn, changed):
+        raise _LostRace(f"the balance of one of {len(changed)} accounts changed concurrently")
     opened = state.opened_pending()
     if opened:
         await q.open_pending(conn, opened)
