@@ -19,7 +19,9 @@ The tree (``docs/reference/errors.md`` documents every code, and a test keeps th
     │   ├── PolicySyntaxError               invalid_policy
     │   ├── CompartmentTooDeep              compartment_too_deep
     │   ├── InvalidCompartmentChange        invalid_compartment_change
-    │   └── UnknownParameter                unknown_parameter
+    │   ├── UnknownParameter                unknown_parameter
+    │   ├── IdempotencyKeyInvalid           idempotency_key_invalid
+    │   └── IdempotencyKeyReused            422 idempotency_key_reused
     ├── AuthenticationFailed                401 authentication_error
     │   ├── MissingApiKey                   missing_api_key
     │   └── InvalidApiKey                   invalid_api_key
@@ -41,7 +43,9 @@ The tree (``docs/reference/errors.md`` documents every code, and a test keeps th
     │   ├── NameTaken                       name_taken
     │   ├── CompartmentNotEmpty             compartment_not_empty
     │   ├── ApiKeySecretsInUse              api_key_secrets_in_use
-    │   └── AdministratorsProtected         administrators_protected
+    │   ├── AdministratorsProtected         administrators_protected
+    │   ├── IdempotencyKeyInProgress        idempotency_key_in_progress
+    │   └── IdempotencyReplayUnavailable    idempotency_replay_unavailable
     ├── RequestTooLarge                     413 invalid_request_error (request_too_large)
     ├── UnsupportedMediaType                415 invalid_request_error (unsupported_media_type)
     ├── RateLimited                         429 rate_limit_error
@@ -198,6 +202,21 @@ class UnknownParameter(InvalidRequest):
 
     code = "unknown_parameter"
     default_message = "Unrecognized request argument supplied."
+
+
+class IdempotencyKeyInvalid(InvalidRequest):
+    """The ``Idempotency-Key`` header is empty, longer than 255 characters or not printable ASCII."""
+
+    code = "idempotency_key_invalid"
+    default_message = "The Idempotency-Key header must be 1 to 255 printable ASCII characters."
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    """The ``Idempotency-Key`` was already used by this caller for a different request."""
+
+    code = "idempotency_key_reused"
+    status = 422
+    default_message = "This Idempotency-Key was already used with a different request; use a new key."
 
 
 class AuthenticationFailed(TenantgateError):
@@ -374,6 +393,20 @@ class AdministratorsProtected(Conflict):
 
     code = "administrators_protected"
     default_message = "The Administrators group cannot be deleted or left without a member."
+
+
+class IdempotencyKeyInProgress(Conflict):
+    """A request with this ``Idempotency-Key`` is still running; retry after ``Retry-After`` seconds."""
+
+    code = "idempotency_key_in_progress"
+    default_message = "A request with this Idempotency-Key is in progress; retry after Retry-After seconds."
+
+
+class IdempotencyReplayUnavailable(Conflict):
+    """The request with this ``Idempotency-Key`` was answered, but too large an answer to replay."""
+
+    code = "idempotency_replay_unavailable"
+    default_message = "This Idempotency-Key's request completed, but too large to replay; use a new key."
 
 
 class RequestTooLarge(TenantgateError):

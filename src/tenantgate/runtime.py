@@ -11,6 +11,7 @@ from tenantgate.credits.metering import Metering
 from tenantgate.iam.access_control import AccessControl
 from tenantgate.iam.denial_audit import denial_entry
 from tenantgate.iam.store import IdentityStore
+from tenantgate.idempotency.store import IdempotencyStore
 from tenantgate.observability.metrics import GatewayMetrics
 from tenantgate.pipeline import Pipeline
 from tenantgate.providers.registry import BackendServices
@@ -50,6 +51,7 @@ class Gateway:
             raise SettingsError(f"storage.url: {exc}") from exc
         self.identity = IdentityStore(self.database, clock=_utc_now)
         self.audit = AuditRecorder(AuditStore(self.database, clock=_utc_now))
+        self.idempotency = IdempotencyStore(self.database, clock=_utc_now)
         self.access = AccessControl(
             settings.auth, self.database, clock=_utc_now,
             on_denied=lambda denial: self.audit.record(denial_entry(denial)),

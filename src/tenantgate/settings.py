@@ -228,6 +228,35 @@ class CreditsSettings(_Section):
     )
 
 
+class IdempotencySettings(_Section):
+    """``Idempotency-Key`` on inference calls: a retry replays the first answer (docs/idempotency.md)."""
+
+    enabled: bool = Field(
+        True, description="Honour Idempotency-Key on /v1/chat/completions, /v1/completions, /v1/embeddings."
+    )
+    ttl_s: int = Field(
+        86_400, ge=60, le=30 * 86_400,
+        description="How long a key is remembered after its first request; then it is as if never used.",
+    )
+    lease_s: int = Field(
+        60, ge=3, le=3_600,
+        description=(
+            "An in-flight claim's lease, renewed while its request runs; a crashed replica's claim "
+            "blocks retries (409) at most this long, then a retry runs it again."
+        ),
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=0,
+        description=(
+            "Largest answer (JSON body or whole stream transcript) kept for replay; a larger one is "
+            "recorded as completed and its retries get 409 idempotency_replay_unavailable."
+        ),
+    )
+    purge_interval_s: int = Field(
+        300, ge=1, description="How often each replica deletes expired idempotency records."
+    )
+
+
 class Settings(BaseSettings):
     """Everything Tenantgate can be told, one section per concern."""
 
@@ -242,6 +271,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     local: LocalSettings = Field(default_factory=LocalSettings)
     credits: CreditsSettings = Field(default_factory=CreditsSettings)
+    idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
     models: list[ModelSettings] = Field(default_factory=list, description="The model catalog.")
 
     @model_validator(mode="after")

@@ -33,6 +33,7 @@ from tenantgate.api.http import (
     read_body,
     request_id_from,
 )
+from tenantgate.api.idempotency import IDEMPOTENCY_KEY_HEADER, IdempotencyGuard
 from tenantgate.errors import InternalError, MethodNotAllowed, RouteNotFound, TenantgateError
 from tenantgate.iam.principal import ANONYMOUS, Caller
 from tenantgate.observability.access_log import AccessEntry, AccessLog
@@ -45,7 +46,7 @@ InferenceHandler = Callable[[Pipeline, ApiRequest, Outcome], Awaitable[ApiRespon
 PlainHandler = Callable[[Pipeline, ApiRequest], Awaitable[ApiResponse]]
 _WANTED_HEADERS = frozenset(
     {b"authorization", b"content-type", b"content-length", b"x-request-id",
-     b"openai-project", b"x-tenantgate-compartment"}
+     b"openai-project", b"x-tenantgate-compartment", b"idempotency-key"}
 )
 _TEXT = b"text/plain; version=0.0.4; charset=utf-8"
 
@@ -81,6 +82,8 @@ class TenantgateApp:
         self._model_route = {"GET": Route("models.get", plain=models.get_model)}
         self.admin = AdminApi(gateway, events=AuditedAdminEvents(gateway.audit))
         self._admin_route = Route("admin", plain=self._admin)
+        keys = gateway.settings.idempotency
+        self._idempotency = IdempotencyGuard(gateway.idempotency, keys) if keys.enabled else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -128,6 +131,7 @@ class TenantgateApp:
             receive=receive,
             request_id=request_id_from(headers.get(b"x-request-id")),
             client_host=client[0] if client else None,
+            query_string=scope.get("query_string", b""),
         )
         outcome = Outcome()
         route_name = "unmatched"
@@ -161,16 +165,23 @@ class TenantgateApp:
                 )
         if route.plain is not None:
             return await route.plain(self._pipeline, request)
-        assert route.inference is not None
+        inference = route.inference
+        assert inference is not None
         server = self._settings.server
         request.body = await read_body(
             request,
             max_bytes=server.request_body_max_bytes,
             timeout_s=server.request_receive_timeout_ms / 1000,
         )
-        return await _unless_disconnected(
-            route.inference(self._pipeline, request, outcome), request.receive
-        )
+        work: Awaitable[ApiResponse]
+        idempotency_key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+        if idempotency_key is not None and self._idempotency is not None:
+            work = self._idempotency.run(
+                request, idempotency_key, lambda: inference(self._pipeline, request, outcome)
+            )
+        else:
+            work = inference(self._pipeline, request, outcome)
+        return await _unless_disconnected(work, request.receive)
 
     async def _send_stream(self, response: StreamResponse, request: ApiRequest, send: Send) -> int:
         """Stream frames until done; a client disconnect cancels the upstream at once."""

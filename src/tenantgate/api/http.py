@@ -47,7 +47,7 @@ def request_id_from(header: bytes | None) -> str:
 
 @dataclass(slots=True)
 class ApiRequest:
-    """An incoming request: method, path, selected headers and (once read) the body."""
+    """An incoming request: method, path, query string, selected headers and (once read) the body."""
 
     method: str
     path: str
@@ -57,6 +57,8 @@ class ApiRequest:
     client_host: str | None
     body: bytes = b""
     caller: Caller = ANONYMOUS_CALLER
+    query_string: bytes = b""
+    """The raw query string (ASGI ``query_string``): parsed only by the routes that read one."""
 
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)

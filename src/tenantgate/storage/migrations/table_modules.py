@@ -20,6 +20,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "tenantgate.audit.tables",
     "tenantgate.ledger.tables",
     "tenantgate.credits.tables",
+    "tenantgate.idempotency.tables",
 )
 
 

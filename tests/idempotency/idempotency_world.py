@@ -1,0 +1,103 @@
+"""The tenancy, credits and catalog the end-to-end idempotency suite runs against.
+
+Two users (alice and bob, both Analysts, allowed every inference family in compartment Team)
+with one key each, and one commitment large enough for the whole suite, so every answered
+request is held and settled against it: a charge is a POST of a pending transfer there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from tenantgate.credits.commitments import CommitmentKind
+from tenantgate.credits.store import CreditStore
+from tenantgate.iam.store import IdentityStore
+from tenantgate.ledger import LedgerStore, TransferFlags
+from tenantgate.storage import Database
+from tenantgate.testing import FakeUpstream
+
+T = TypeVar("T")
+UPSTREAM_KEY = "sk-idempotency"
+UPSTREAM_KEY_ENV = "TG_IDEMPOTENCY_UPSTREAM_KEY"
+MODELS = {
+    "chat": "gpt-4o-mini",
+    "chat-slow": "fault-stall-1",  # one second before the upstream answers: retries arrive in flight
+    "chat-cut": "fault-cut-2",  # the stream breaks after two chunks
+    "embed": "text-embedding-3-small",
+}
+
+
+@dataclass
+class World:
+    url: str
+    tokens: dict[str, str] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def run(self, work: Callable[[Database], Awaitable[T]]) -> T:
+        return asyncio.run(_with_db(self.url, work))
+
+    def charges(self, request_ids: set[str]) -> list[Any]:
+        """Settlements (POSTs of holds) on the commitment made for any of ``request_ids``."""
+        async def read(db: Database) -> list[Any]:
+            ledger = LedgerStore(db, clock=lambda: datetime.now(UTC))
+            return await ledger.get_account_transfers(self.ids["commitment_account"], limit=10_000)
+
+        return [r for r in self.run(read)
+                if r.transfer.flags & TransferFlags.POST_PENDING_TRANSFER
+                and (r.transfer.user_data or {}).get("request_id") in request_ids]
+
+    def pending(self) -> list[Any]:
+        return self.run(lambda db: LedgerStore(db, clock=lambda: datetime.now(UTC)).pending_transfers())
+
+
+async def _with_db(url: str, work: Callable[[Database], Awaitable[T]]) -> T:
+    db = Database.open(url, pool_size=2)
+    try:
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+def seed(url: str) -> World:
+    world = World(url)
+    world.run(lambda db: _seed(db, world))
+    return world
+
+
+async def _seed(db: Database, world: World) -> None:
+    now = datetime.now(UTC)
+    identity = IdentityStore(db, clock=lambda: datetime.now(UTC))
+    tenancy = await identity.create_tenancy("acme")
+    team = await identity.create_compartment("Team", parent_id=tenancy.id)
+    group = await identity.create_group("Analysts")
+    await identity.save_policy("inference", "Allow group Analysts to use generative-ai-family in compartment Team",
+                               compartment_id=tenancy.id)
+    for name in ("alice", "bob"):
+        user = await identity.create_user(name)
+        await identity.add_member(group.id, user.id)
+        created = await identity.create_api_key(name, owner_user_id=user.id, compartment_id=team.id)
+        world.tokens[name] = created.token
+    credits = CreditStore(db, clock=lambda: datetime.now(UTC))
+    await credits.ensure_system_accounts()
+    commitment = await credits.add_commitment(
+        name="annual", kind=CommitmentKind.ANNUAL, amount=10**12, starts_at=now - timedelta(days=1),
+        ends_at=now + timedelta(days=365))
+    world.ids["commitment_account"] = commitment.account_id
+
+
+def gateway_config(world: World, upstream: FakeUpstream) -> dict[str, Any]:
+    catalog = [{"name": name, "deployments": [{"provider": "openai", "base_url": upstream.openai_base_url,
+                                               "model": model, "credential_env": UPSTREAM_KEY_ENV}]}
+               for name, model in MODELS.items()]
+    rates = [{"model": name, "input_per_1m": "1", "output_per_1m": "1"} for name in MODELS]
+    return {
+        "storage": {"url": world.url},
+        "models": catalog,
+        "local": {"enabled": False},
+        "credits": {"enabled": True, "rate_card": rates, "commit_linger_ms": 2},
+        "logging": {"access_log": False},
+    }
