@@ -88,11 +88,15 @@ class Gateway:
 
     def _metering(self) -> Metering:
         from tenantgate.catalog import configured_models
+        from tenantgate.credits.alert_audit import alert_entry
+        from tenantgate.credits.alerts import BudgetAlerts
         from tenantgate.credits.store import CreditStore
 
         caps = {model.name: model.max_output_tokens for model in configured_models(self.settings)}
         store = CreditStore(self.database, clock=_utc_now)
-        return Metering(self.settings.credits, store, output_caps=caps, clock=_utc_now)
+        alerts = BudgetAlerts(self.database, clock=_utc_now,
+                              on_alert=lambda event: self.audit.record(alert_entry(event)))
+        return Metering(self.settings.credits, store, output_caps=caps, clock=_utc_now, alerts=alerts)
 
     def _watch_governance(self) -> None:
         watch = self.metrics.watch

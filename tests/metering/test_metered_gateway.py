@@ -27,6 +27,7 @@ from metering_world import (
     gateway_config,
 )
 
+from tenantgate.audit import AuditStore
 from tenantgate.ledger import TransferFlags
 from tenantgate.testing import FakeUpstream
 from tenantgate.testing.gateway_process import RunningGateway, run_gateway
@@ -92,6 +93,14 @@ def test_a_budget_for_100_admits_at_most_100_of_1000_concurrent_requests_across_
     budget_posts = posts_on(world, f"bud:{world.ids['budget']}:{time.strftime('%Y-%m', time.gmtime())}")
     assert sum(p.transfer.amount for p in budget_posts) == ADMITTED * HOLD  # settled ≤ the budget, exactly
     assert violations(world) == []
+
+    def alerted() -> None:  # 50, 80 and 100 % crossed: each fires once, whichever replica saw it
+        events = world.run(lambda db: AuditStore(db, clock=lambda: None).list_events(  # type: ignore[arg-type]
+            action="credits.budget.alert", limit=100))
+        assert sorted(e.details["threshold_percent"] for e in events) == [50, 80, 100]
+        assert {e.target_id for e in events} == {world.ids["budget"]}
+
+    eventually(alerted, timeout_s=30)
 
 
 def _no_pending(world: World) -> None:

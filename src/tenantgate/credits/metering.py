@@ -38,6 +38,7 @@ from tenantgate.ledger.model import JsonValue
 from tenantgate.settings import CreditsSettings
 
 if TYPE_CHECKING:  # the store is only handed in; importing it here would tie start-up to its tables
+    from tenantgate.credits.alerts import BudgetAlerts
     from tenantgate.credits.budgets import Budget
     from tenantgate.credits.commitments import Commitment
     from tenantgate.credits.store import CreditStore
@@ -46,6 +47,7 @@ logger = logging.getLogger("tenantgate.credits")
 
 _CACHE_S = 5.0
 _EXHAUSTED_S = 1.0
+_ALERT_CHECK_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +103,11 @@ class Metering:
 
     def __init__(
         self, settings: CreditsSettings, store: CreditStore, *, output_caps: dict[str, int | None],
-        clock: Callable[[], datetime],
+        clock: Callable[[], datetime], alerts: BudgetAlerts | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
+        self._alerts = alerts
         self._caps = output_caps
         self._clock = clock
         self.rate_card = rate_card_from(settings)
@@ -117,17 +120,20 @@ class Metering:
         self._commitment_query: asyncio.Future[list[Commitment]] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._store.ensure_system_accounts()
         self.batcher.start()
         self._sweeper = asyncio.create_task(self._sweep(), name="tenantgate-credits-sweeper")
+        self._watcher = asyncio.create_task(self._watch_budgets(), name="tenantgate-budget-alerts")
 
     async def aclose(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._watcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.batcher.aclose()
@@ -275,6 +281,24 @@ class Metering:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _watch_budgets(self) -> None:
+        """Fire threshold alerts of the budgets this replica charged recently (off the hot path).
+
+        ``BudgetAlerts.observe`` makes each threshold fire once per period across replicas.
+        """
+        if self._alerts is None:
+            return
+        while True:
+            await asyncio.sleep(_ALERT_CHECK_S)
+            seen = {b.id: b for _, budgets in list(self._budgets.values()) for b in budgets}
+            for budget in seen.values():
+                try:
+                    status = await self._store.budget_status(budget, self._clock())
+                    await self._alerts.observe(budget, status.period, status.spent)
+                except Exception as exc:
+                    logger.warning("budget alert check failed",
+                                   extra={"budget": budget.id, "error": repr(exc)})
 
     async def _sweep(self) -> None:
         """Release holds whose replica never settled them, and forfeit ended commitments."""
