@@ -1,8 +1,8 @@
 """A request for every admin route, aimed at Bravo's objects: the cross-compartment matrix's input.
 
-``BODIES`` holds a valid body for every route that takes one, keyed by (method, path
-template); a route added to the table without an entry here fails the matrix, so no
-route can escape it.
+``BODIES`` holds a valid body for every route that takes one, and ``QUERIES`` a query string
+for every route whose query has a required parameter, keyed by (method, path template); a
+route added to the table without an entry here fails the matrix, so no route can escape it.
 """
 
 from __future__ import annotations
@@ -40,6 +40,15 @@ BODIES: dict[tuple[str, str], Callable[[Ids], dict[str, Any]]] = {
 }
 
 
+QUERIES: dict[tuple[str, str], str] = {
+    ("GET", f"{_O}/usage/completions"): "start_time=0",
+    ("GET", f"{_O}/usage/embeddings"): "start_time=0",
+    ("GET", f"{_O}/costs"): "start_time=0",
+    ("GET", f"{_A}/usage/focus.csv"): "start_time=0",
+}
+"""The query string of every route whose query has a required parameter."""
+
+
 def path_ids(route: AdminRoute, ids: Ids) -> dict[str, str]:
     """Bravo's object for each parameter of the route's path."""
     resource = route.path.split("/")[3]
@@ -68,6 +77,8 @@ def request_for(route: AdminRoute, ids: Ids, *, fake: bool = False) -> tuple[str
     path = route.path
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)
+    if (route.method, route.path) in QUERIES:
+        path += "?" + QUERIES[(route.method, route.path)]
     body = BODIES[(route.method, route.path)](ids) if route.body is not None else None
     if fake and body is not None:
         body = {key: fabricated(value) if value == ids.get("Bravo") else value for key, value in body.items()}

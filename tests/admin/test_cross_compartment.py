@@ -5,8 +5,9 @@ itself, so a route added later is in the matrix automatically (and fails it unti
 ``admin_requests.BODIES`` knows how to call it).
 """
 
+import msgspec
 import pytest
-from admin_requests import BODIES, request_for
+from admin_requests import BODIES, QUERIES, request_for
 from admin_world import assert_error, client, ok, unique
 
 from tenantgate.admin import ROUTES
@@ -18,6 +19,12 @@ def _route_id(route) -> str:
 
 def test_every_route_with_a_body_has_a_matrix_request():
     assert {(r.method, r.path) for r in ROUTES if r.body is not None} == set(BODIES)
+
+
+def test_every_route_with_a_required_query_parameter_has_a_matrix_query():
+    required = {(r.method, r.path) for r in ROUTES if r.query is not None
+                and any(f.required for f in msgspec.structs.fields(r.query))}
+    assert required == set(QUERIES)
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=_route_id)

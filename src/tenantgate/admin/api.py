@@ -4,8 +4,9 @@ The app has already authenticated the caller (the same ``Authorization: Bearer``
 Here each call, in order: finds its route (404/405); reloads this replica's identity
 snapshot if it moved, so decisions read the current state; admits only a governed
 principal (an IAM ``tg-`` key), re-read from that snapshot so a membership removed a moment
-ago no longer counts; reads and decodes the body (400 before any decision); then runs the
-handler, which authorizes by policy and reports changes and denials to ``AdminEvents``.
+ago no longer counts; reads and decodes the body and the query string (400 before any
+decision); then runs the handler, which authorizes by policy and reports changes and denials
+to ``AdminEvents``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import msgspec
 from tenantgate.admin import authorization as rules
 from tenantgate.admin.call import AdminCall, AdminServices
 from tenantgate.admin.events import AdminEvents, NoAdminEvents
+from tenantgate.admin.query import decode_query
 from tenantgate.admin.router import Router
 from tenantgate.admin.routes import ROUTES, AdminRoute
 from tenantgate.admin.schemas import decode_body
@@ -47,6 +49,7 @@ class AdminApi:
         self._services = AdminServices(
             identity=gateway.identity, access=gateway.access, catalog=gateway.catalog,
             events=events if events is not None else NoAdminEvents(), clock=clock,
+            database=gateway.database,
         )
         self._router: Router[AdminRoute] = Router(ROUTES)
         self._receive_timeout_s = gateway.settings.server.request_receive_timeout_ms / 1000
@@ -59,11 +62,14 @@ class AdminApi:
         if route.body is not None:
             raw = await read_body(request, max_bytes=ADMIN_BODY_MAX_BYTES, timeout_s=self._receive_timeout_s)
             body = decode_body(raw, route.body)
+        query = decode_query(request.query_string, route.query) if route.query is not None else None
         services = self._services
         call = AdminCall(services, route.action, caller, services.access.snapshot, params, body,
-                         services.clock())
+                         services.clock(), query=query)
         reply = await route.handler(call)
-        return JsonResponse(reply.status, _encode(reply.payload))
+        payload = reply.payload
+        encoded = payload if isinstance(payload, bytes) else _encode(payload)
+        return JsonResponse(reply.status, encoded, content_type=reply.content_type)
 
     async def _admit(self, caller: Caller, action: str) -> Caller:
         """The caller re-read from a fresh snapshot; 403 for anyone but an IAM principal."""

@@ -22,27 +22,32 @@ from tenantgate.iam.access_snapshot import CompartmentRecord, IdentitySnapshot
 from tenantgate.iam.policy_model import ResourceType, Verb
 from tenantgate.iam.principal import Caller, Principal
 from tenantgate.iam.store import IdentityStore
+from tenantgate.storage import Database
 
 B = TypeVar("B")
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A handler's answer: the status and the object (a view Struct) to encode as JSON."""
+    """A handler's answer: the status and the object (a view Struct) to encode as JSON, or a
+    body already encoded (``bytes``) sent as it is with ``content_type``."""
 
     status: int
     payload: object
+    content_type: bytes = b"application/json"
 
 
 @dataclass(frozen=True, slots=True)
 class AdminServices:
-    """What admin handlers act on: the store, the access layer, the catalog and the event sink."""
+    """What admin handlers act on: the store, the access layer, the catalog, the event sink and
+    the database (usage reports read the ledger's rows)."""
 
     identity: IdentityStore
     access: AccessControl
     catalog: Catalog
     events: AdminEvents
     clock: Callable[[], datetime]
+    database: Database
 
 
 @dataclass(slots=True)
@@ -57,6 +62,8 @@ class AdminCall:
     body: Any
     now: datetime
     allowed_by: list[str] = field(default_factory=list)
+    query: Any = None
+    """The decoded query string, for routes that declare a query schema."""
 
     @property
     def principal(self) -> Principal:
@@ -84,6 +91,11 @@ class AdminCall:
         """The decoded body, typed (the route table guarantees its schema)."""
         assert isinstance(self.body, schema)
         return self.body
+
+    def query_as(self, schema: type[B]) -> B:
+        """The decoded query string, typed (the route table guarantees its schema)."""
+        assert isinstance(self.query, schema)
+        return self.query
 
     def compartment(self, compartment_id: str, kind: str = "compartment") -> CompartmentRecord:
         """A compartment by id; the not-found error of ``kind`` when there is none."""

@@ -1,7 +1,7 @@
 """The admin API as an OpenAPI 3.1 document, generated from the route table and its Structs.
 
-Paths, methods and parameters come from ``routes.ROUTES`` (the table the router serves),
-request and response schemas from the msgspec Structs via
+Paths, methods and parameters come from ``routes.ROUTES`` (the table the router serves), query
+parameters and request and response schemas from the msgspec Structs via
 ``msgspec.json.schema_components``, so the document cannot drift from what is served.
 Each operation also states the permission it needs (``x-tenantgate-permission``) and the
 audit action it records (``x-tenantgate-action``).
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 import tenantgate
+from tenantgate.admin.query import query_parameters
 from tenantgate.admin.router import PathTemplate
 
 if TYPE_CHECKING:
@@ -89,10 +90,10 @@ def _operation(route: AdminRoute, schema_of: dict[str, Any]) -> dict[str, Any]:
         "parameters": [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in PathTemplate.parse(route.path).params
-        ],
+        ] + query_parameters(route.query),
         "responses": {
             str(route.status): {"description": "Success.",
-                                "content": {json: {"schema": schema_of[_key(route.response)]}}},
+                                "content": {route.media_type: {"schema": schema_of[_key(route.response)]}}},
             "default": {"description": "An error in OpenAI's shape.",
                         "content": {json: {"schema": schema_of[_key(ErrorBody)]}}},
         },

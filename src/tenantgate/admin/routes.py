@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tenantgate.admin import compartments, groups, keys, openai_admin, policies, users
+from tenantgate.admin import compartments, groups, keys, openai_admin, policies, usage, users
 from tenantgate.admin import openai_views as oa
 from tenantgate.admin import schemas as s
+from tenantgate.admin import usage_views as u
 from tenantgate.admin import views as v
 from tenantgate.admin.call import AdminCall, Handler, Reply
 from tenantgate.admin.openapi import document
+from tenantgate.admin.query import Query
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,8 @@ class AdminRoute:
     permission: str
     body: type[s.Body] | None = None
     status: int = 200
+    query: type[Query] | None = None
+    media_type: str = "application/json"
 
     @property
     def operation_id(self) -> str:
@@ -50,6 +54,7 @@ async def serve_openapi(call: AdminCall) -> Reply:
 _A = "/admin/v1"
 _O = "/v1/organization"
 _IN_TENANCY = "in tenancy"
+_USAGE = "read credits-family in tenancy; in compartments, their requests only"
 R = AdminRoute
 
 ROUTES: tuple[AdminRoute, ...] = (
@@ -146,4 +151,12 @@ ROUTES: tuple[AdminRoute, ...] = (
       f"inspect users {_IN_TENANCY}"),
     R("GET", f"{_O}/users/{{user_id}}", "iam.user.get", openai_admin.get_user, oa.OpenAIUser,
       f"read users {_IN_TENANCY} (anyone may read themselves)"),
+    R("GET", f"{_O}/usage/completions", "credits.usage.completions", usage.usage_completions,
+      u.UsagePage[u.UsageCompletionsResult], _USAGE, query=u.CompletionsUsageQuery),
+    R("GET", f"{_O}/usage/embeddings", "credits.usage.embeddings", usage.usage_embeddings,
+      u.UsagePage[u.UsageEmbeddingsResult], _USAGE, query=u.UsageQuery),
+    R("GET", f"{_O}/costs", "credits.costs", usage.costs, u.UsagePage[u.CostsResult], _USAGE,
+      query=u.CostsQuery),
+    R("GET", f"{_A}/usage/focus.csv", "credits.usage.focus", usage.focus_export, str, _USAGE,
+      query=u.FocusQuery, media_type="text/csv"),
 )

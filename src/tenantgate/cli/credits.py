@@ -16,6 +16,7 @@ import click
 
 from tenantgate.cli._store_session import config_option, json_option, run_with_database, utc_now
 from tenantgate.cli._tables import Cell, print_rows
+from tenantgate.cli.credits_report import report
 from tenantgate.credits.accounts import Period
 from tenantgate.credits.budgets import TENANCY_SCOPE_ID, Budget, BudgetStatus, ScopeType
 from tenantgate.credits.commitments import Commitment, CommitmentBalance, CommitmentKind, is_active
@@ -33,7 +34,10 @@ T = TypeVar("T")
 
 @click.group("credits")
 def credits_group() -> None:
-    """Universal credits: commitments, balances and budgets."""
+    """Universal credits: commitments, balances, budgets and usage reports."""
+
+
+credits_group.add_command(report)
 
 
 @credits_group.command("add")

@@ -84,6 +84,7 @@ class Hold:
     prices: dict[str | None, Price]
     prompt_tokens_max: int
     payer: Payer
+    operation: str = "chat"
 
 
 def rate_card_from(settings: CreditsSettings) -> RateCard:
@@ -158,7 +159,7 @@ class Metering:
             results = await self.batcher.submit(transfers)
             failed = _first_failure([r.result for r in results])
             if failed is None:
-                return Hold(plan, model, request_id, prices, prompt_max, payer)
+                return Hold(plan, model, request_id, prices, prompt_max, payer, operation)
             index, code = failed
             if code is not CreateTransferResult.EXCEEDS_CREDITS:
                 logger.error("credit hold refused by the ledger",
@@ -255,7 +256,8 @@ class Metering:
                           cached_tokens=cached_tokens)
         payer = hold.payer
         usage: dict[str, JsonValue] = {  # the usage record: reports read it from the ledger's posts
-            "request_id": hold.request_id, "model": hold.model, "region": region, "deployment": deployment,
+            "request_id": hold.request_id, "model": hold.model, "operation": hold.operation,
+            "region": region, "deployment": deployment,
             "principal_type": payer.principal_type, "principal_id": payer.principal_id,
             "key_id": payer.key_id, "user_id": payer.user_id, "compartment_id": payer.compartment_id,
             "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,

@@ -1,0 +1,95 @@
+"""Fixtures of the report suite: per engine, one seeded database, one gateway and its traffic.
+
+The traffic runs once per engine in two phases a whole second apart, so the reports can be
+checked against the ledger on both sides of a boundary that falls between real settlements.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from report_world import (
+    ADMITTED,
+    PHASE_A,
+    PHASE_B,
+    UPSTREAM_KEY,
+    UPSTREAM_KEY_ENV,
+    Traffic,
+    World,
+    gateway_config,
+    seed,
+    send,
+)
+
+from tenantgate.credits.usage_report import unix_seconds
+from tenantgate.testing import FakeUpstream
+from tenantgate.testing.databases import ENGINE_KINDS, PostgresServer
+from tenantgate.testing.gateway_process import RunningGateway, run_gateway
+
+
+def eventually(check, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FakeUpstream]:
+    with FakeUpstream(api_keys=[UPSTREAM_KEY], max_recorded=None) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module", params=ENGINE_KINDS, ids=list(ENGINE_KINDS))
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("_sqlite_template")
+        path = tmp_path_factory.mktemp("reports") / "tenantgate.db"
+        shutil.copyfile(template, path)
+        yield seed(f"sqlite+aiosqlite:///{path}")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = server.create(template=request.getfixturevalue("_postgres_template"))
+    yield seed(server.url(name))
+    server.drop_later(name)
+
+
+@pytest.fixture(scope="module")
+def gateway(world: World, upstream: FakeUpstream) -> Iterator[RunningGateway]:
+    with run_gateway(gateway_config(world, upstream), env={UPSTREAM_KEY_ENV: UPSTREAM_KEY}) as running:
+        yield running
+
+
+def _settled(world: World, posts: int, overages: int) -> None:
+    records = world.usage_transfers()
+    assert world.ledger(lambda ledger: ledger.pending_transfers()) == []
+    assert len([r for r in records if r.transfer.pending_id is not None]) == posts
+    assert len(records) - posts == overages
+
+
+@pytest.fixture(scope="module")
+def traffic(world: World, gateway: RunningGateway) -> Traffic:
+    before = world.debits_posted()
+    with httpx.Client(timeout=30) as client:
+        first = send(client, gateway.base_url, world, PHASE_A)
+        eventually(lambda: _settled(world, first.count(200), 2))
+        split_s = unix_seconds(world.usage_transfers()[-1].timestamp) + 1
+        while time.time() < split_s + 0.05:
+            time.sleep(0.05)
+        second = send(client, gateway.base_url, world, PHASE_B)
+    statuses = first + second
+    assert statuses.count(200) == ADMITTED, statuses
+    eventually(lambda: _settled(world, ADMITTED, 2))
+    records = world.usage_transfers()
+    return Traffic(statuses, split_s, unix_seconds(records[0].timestamp) - 90,
+                   unix_seconds(records[-1].timestamp) + 1, before)
