@@ -1,8 +1,9 @@
 """Identity and access: who is calling and what they may do.
 
-Evaluation order today: a request must carry a valid key when ``auth.required`` is on
-(static key digests from settings). Policies, compartments and per-key scopes come with the
-IAM model; they slot in after authentication in ``pipeline.Pipeline``.
+Evaluation order: ``access_control.AccessControl`` authenticates the bearer token (a ``tg-``
+identity key against the in-memory ``access_snapshot.IdentitySnapshot``, else a static key
+from settings), then ``pipeline.Pipeline`` asks it to authorize the call: the key's own scope
+(allowed models, networks) first, then the policies in the target compartment, per region.
 
 Policy sources, in the order they are evaluated (``policy_evaluator.CompiledPolicies``):
 
