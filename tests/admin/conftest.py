@@ -6,29 +6,18 @@ they change under unique names.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 from admin_world import World, bootstrap, build, gateway_config
 
-from tenantgate.testing.databases import ENGINE_KINDS
 from tenantgate.testing.gateway_process import run_gateway
 
 
-@pytest.fixture(scope="module", params=ENGINE_KINDS, ids=list(ENGINE_KINDS))
-def world_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def world_database_url(module_database_url: str) -> str:
     """A fresh migrated database of each engine, for the module's gateway."""
-    if request.param == "sqlite":
-        template = request.getfixturevalue("_sqlite_template")
-        path = tmp_path_factory.mktemp("admin-world") / "tenantgate.db"
-        shutil.copyfile(template, path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    server = request.getfixturevalue("postgres_server")
-    name = server.create(template=request.getfixturevalue("_postgres_template"))
-    yield server.url(name)
-    server.drop_later(name)
+    return module_database_url
 
 
 @pytest.fixture(scope="module")

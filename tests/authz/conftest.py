@@ -8,16 +8,13 @@ test goes through real HTTP, the real SDK and a real SQLite or PostgreSQL databa
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from authz_world import UPSTREAM_KEY, World, catalog, seed_world
 
 from tenantgate.testing import FakeUpstream
-from tenantgate.testing.databases import ENGINE_KINDS, PostgresServer
 from tenantgate.testing.gateway_process import RunningGateway, run_gateway
 
 
@@ -33,19 +30,10 @@ def fake(upstream: FakeUpstream) -> FakeUpstream:
     return upstream
 
 
-@pytest.fixture(scope="module", params=ENGINE_KINDS, ids=list(ENGINE_KINDS))
-def world_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def world_url(module_database_url: str) -> str:
     """A migrated database of each engine, for the whole module."""
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("_sqlite_template")
-        path = tmp_path_factory.mktemp("authz") / "tenantgate.db"
-        shutil.copyfile(template, path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = server.create(template=request.getfixturevalue("_postgres_template"))
-    yield server.url(name)
-    server.drop_later(name)
+    return module_database_url
 
 
 @pytest.fixture(scope="module")

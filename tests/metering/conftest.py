@@ -7,15 +7,12 @@ across replicas, not just inside one process.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from metering_world import UPSTREAM_KEY, UPSTREAM_KEY_ENV, World, gateway_config, seed
 
 from tenantgate.testing import FakeUpstream
-from tenantgate.testing.databases import ENGINE_KINDS, PostgresServer
 from tenantgate.testing.gateway_process import RunningGateway, run_gateway
 
 
@@ -31,18 +28,9 @@ def fake(upstream: FakeUpstream) -> FakeUpstream:
     return upstream
 
 
-@pytest.fixture(scope="module", params=ENGINE_KINDS, ids=list(ENGINE_KINDS))
-def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("_sqlite_template")
-        path = tmp_path_factory.mktemp("metering") / "tenantgate.db"
-        shutil.copyfile(template, path)
-        yield seed(f"sqlite+aiosqlite:///{path}")
-        return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = server.create(template=request.getfixturevalue("_postgres_template"))
-    yield seed(server.url(name))
-    server.drop_later(name)
+@pytest.fixture(scope="module")
+def world(module_database_url: str) -> World:
+    return seed(module_database_url)
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,8 @@ checked against the ledger on both sides of a boundary that falls between real s
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -28,7 +26,6 @@ from report_world import (
 
 from tenantgate.credits.usage_report import unix_seconds
 from tenantgate.testing import FakeUpstream
-from tenantgate.testing.databases import ENGINE_KINDS, PostgresServer
 from tenantgate.testing.gateway_process import RunningGateway, run_gateway
 
 
@@ -50,18 +47,9 @@ def upstream() -> Iterator[FakeUpstream]:
         yield fake
 
 
-@pytest.fixture(scope="module", params=ENGINE_KINDS, ids=list(ENGINE_KINDS))
-def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("_sqlite_template")
-        path = tmp_path_factory.mktemp("reports") / "tenantgate.db"
-        shutil.copyfile(template, path)
-        yield seed(f"sqlite+aiosqlite:///{path}")
-        return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = server.create(template=request.getfixturevalue("_postgres_template"))
-    yield seed(server.url(name))
-    server.drop_later(name)
+@pytest.fixture(scope="module")
+def world(module_database_url: str) -> World:
+    return seed(module_database_url)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,8 @@ selects one engine):
 * ``engine_kind`` -- ``"sqlite"`` or ``"postgresql"``.
 * ``database_url`` -- URL of a fresh, *empty* database (for migration tests).
 * ``migrated_database_url`` -- URL of a fresh database already at migration head.
+* ``module_database_url`` -- the same, shared by every test of a module (for suites that
+  start a gateway process once per module), parametrized over the engines itself.
 * ``database`` -- an open ``Database`` on ``migrated_database_url``, disposed afterwards.
 
 To stay cheap, migrations run once per session into a template (a file for SQLite, a
@@ -200,14 +202,13 @@ def database_url(engine_kind: EngineKind, request: pytest.FixtureRequest, tmp_pa
     server.drop_later(name)
 
 
-@pytest.fixture
-def migrated_database_url(
-    engine_kind: EngineKind, request: pytest.FixtureRequest, tmp_path: Path
+def _fresh_migrated_url(
+    request: pytest.FixtureRequest, engine_kind: EngineKind, directory: Path
 ) -> Iterator[str]:
-    """URL of a fresh database of ``engine_kind`` already at migration head."""
+    """A copy of the migrated template of ``engine_kind``: a file in ``directory``, or a database."""
     if engine_kind == "sqlite":
         template: Path = request.getfixturevalue("_sqlite_template")
-        path = tmp_path / "tenantgate.db"
+        path = directory / "tenantgate.db"
         shutil.copyfile(template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
@@ -215,6 +216,22 @@ def migrated_database_url(
     name = server.create(template=request.getfixturevalue("_postgres_template"))
     yield server.url(name)
     server.drop_later(name)
+
+
+@pytest.fixture
+def migrated_database_url(
+    engine_kind: EngineKind, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    """URL of a fresh database of ``engine_kind`` already at migration head."""
+    yield from _fresh_migrated_url(request, engine_kind, tmp_path)
+
+
+@pytest.fixture(scope="module", params=ENGINE_KINDS, ids=list(ENGINE_KINDS))
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """URL of a fresh migrated database per engine shared by a whole module (e.g. one gateway)."""
+    yield from _fresh_migrated_url(request, request.param, tmp_path_factory.mktemp("module-db"))
 
 
 @pytest_asyncio.fixture
