@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tenantgate.credits import hold_plan
-from tenantgate.credits.accounts import budget_account, period_key
+from tenantgate.credits.accounts import period_key
 from tenantgate.credits.batcher import LedgerBatcher
 from tenantgate.credits.hold_plan import HoldPlan
 from tenantgate.credits.pricing import Price, RateCard, RateEntry, hold_amount, to_micro, usage_cost
@@ -229,7 +229,7 @@ class Metering:
         return budgets
 
     async def _budget_account(self, budget: Budget, period: str) -> str:
-        account = budget_account(budget.id, period)
+        account = budget.account_id(period)
         if account not in self._funded:
             await self._store.ensure_budget_account(budget, period)
             self._funded.add(account)

@@ -234,5 +234,5 @@ class AccessControl:
         self.on_denied(Denial(
             action=action, reason=reason, principal_type=principal.type, principal_id=principal.id,
             principal_name=principal.name, key_id=principal.key_id, request_id=caller.request_id,
-            ip=caller.ip, occurred_at=self._clock(), details=details,
+            ip=caller.ip, details=details,
         ))

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
 class Denial:
-    """Who was refused what, when, from where, and the reason code they were given."""
+    """Who was refused what, from where, and the reason code they were given (the audit trail stamps when)."""
 
     action: str
     reason: str
@@ -24,7 +23,6 @@ class Denial:
     key_id: str | None
     request_id: str | None
     ip: str | None
-    occurred_at: datetime
     details: Mapping[str, object] = field(default_factory=dict)
 
 

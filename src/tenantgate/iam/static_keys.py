@@ -33,9 +33,6 @@ class StaticKeys:
     def __init__(self, key_sha256: list[str]) -> None:
         self._digests = {digest.strip().lower(): digest.strip().lower()[:8] for digest in key_sha256}
 
-    def __bool__(self) -> bool:
-        return bool(self._digests)
-
     def authenticate(self, token: str) -> Principal:
         """The static key's principal, or InvalidApiKey."""
         digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
