@@ -58,7 +58,7 @@ def config(fake: stack.FakeProcess, workdir: Path, metered: bool) -> dict[str, A
 
 
 def measure(fake: stack.FakeProcess, workdir: Path, body: Path, metered: bool, args: argparse.Namespace,
-            placement: overhead.Placement, use_wrk: bool) -> float:
+            placement: overhead.Placement, use_wrk: bool) -> tuple[float, float]:
     with run_gateway(config(fake, workdir, metered), env=stack.gateway_env(), cpu=placement.gateway_cpu,
                      workdir=workdir) as gateway:
         measured = overhead.measure(
@@ -67,7 +67,8 @@ def measure(fake: stack.FakeProcess, workdir: Path, body: Path, metered: bool, a
             gateway_pid=gateway.process.pid, fake_pid=fake.process.pid)
     if measured.result.errors:
         raise RuntimeError(f"{measured.result.errors} errors with metering {'on' if metered else 'off'}")
-    return measured.result.requests_per_s
+    cpu_us = measured.gateway_cpu_s * 1e6 / max(measured.result.requests, 1)
+    return measured.result.requests_per_s, cpu_us
 
 
 def main() -> None:
@@ -80,6 +81,7 @@ def main() -> None:
     placement = _placement()
     use_wrk = load.have_wrk()
     rps: dict[bool, list[float]] = {False: [], True: []}
+    cpu: dict[bool, list[float]] = {False: [], True: []}
     with tempfile.TemporaryDirectory(prefix="tenantgate-metering-") as tmp, \
             stack.fake_upstream(str(placement.load_cpu)) as fake:
         workdir = Path(tmp)
@@ -87,13 +89,18 @@ def main() -> None:
         body = payloads.write_body(workdir, stack.REMOTE_MODEL, stream=False)
         for _ in range(args.rounds):
             for metered in (False, True):
-                rps[metered].append(measure(fake, workdir, body, metered, args, placement, use_wrk))
+                served, cpu_us = measure(fake, workdir, body, metered, args, placement, use_wrk)
+                rps[metered].append(served)
+                cpu[metered].append(cpu_us)
     off, on = statistics.median(rps[False]), statistics.median(rps[True])
     print(f"load: {'wrk' if use_wrk else 'Python fallback'}, {args.connections} connections, "
           f"{args.duration:g} s x {args.rounds} rounds")
     print(f"metering off: {off:.0f} rps  (runs: {', '.join(f'{v:.0f}' for v in rps[False])})")
     print(f"metering on:  {on:.0f} rps  (runs: {', '.join(f'{v:.0f}' for v in rps[True])})")
     print(f"ratio on/off: {on / off:.2f}  (goal >= 0.75)")
+    cpu_off, cpu_on = statistics.median(cpu[False]), statistics.median(cpu[True])
+    print(f"gateway CPU per request: off {cpu_off:.0f} us, on {cpu_on:.0f} us "
+          f"(metering adds {cpu_on - cpu_off:.0f} us; CPU ratio off/on {cpu_off / cpu_on:.2f})")
 
 
 if __name__ == "__main__":

@@ -53,8 +53,9 @@ def main() -> None:
               "`docs/providers/`.", ""]
     lines += ["## The rate card (`credits.rate_card`)", "",
               "Each line prices a public model, in credits per 1M tokens, from `effective_from` on;",
-              "a line with a `region` applies only there and wins over one without. A price change",
-              "is a new line: past requests keep the price they were settled at.", "",
+              "a line with a `region` or `deployment_type` applies only there and wins over one without.",
+              "A price change is a new line: past requests keep the price they were settled at. Entries",
+              "added through the admin API join these (see docs/credits.md, The rate card).", "",
               "| field | default | meaning |", "|---|---|---|"]
     lines += [r.replace("| `", "| `credits.rate_card[].", 1) for r in _rows(RateSettings)]
     lines += [""]

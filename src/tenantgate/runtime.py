@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from tenantgate.audit import AuditRecorder, AuditStore
 from tenantgate.catalog import Catalog, build_catalog
@@ -18,6 +19,9 @@ from tenantgate.providers.registry import BackendServices
 from tenantgate.providers.transport import HttpTransport
 from tenantgate.settings import Settings, SettingsError
 from tenantgate.storage import Database, InvalidDatabaseUrl, check_at_head, upgrade_to_head
+
+if TYPE_CHECKING:
+    from tenantgate.credits.rate_card_source import RateCardSource
 
 logger = logging.getLogger("tenantgate")
 
@@ -57,6 +61,7 @@ class Gateway:
             on_denied=lambda denial: self.audit.record(denial_entry(denial)),
         )
         self.metering = self._metering() if settings.credits.enabled else None
+        self.rate_cards = self._rate_cards()
         self.pipeline = Pipeline(self.catalog, self.access, self.metrics, self.metering)
         self._watch_governance()
         self.ready = False
@@ -70,6 +75,7 @@ class Gateway:
         self.audit.start()
         await self.access.start()
         if self.metering is not None:
+            await self.rate_cards.start()  # before the first hold: prices from the database too
             await self.metering.start()
         if self.settings.local.load == "startup":
             for backend in self.catalog.backends():
@@ -98,6 +104,14 @@ class Gateway:
                               on_alert=lambda event: self.audit.record(alert_entry(event)))
         return Metering(self.settings.credits, store, output_caps=caps, clock=_utc_now, alerts=alerts)
 
+    def _rate_cards(self) -> RateCardSource:
+        """The rate card's source; it feeds metering when credits are on (else only the admin API)."""
+        from tenantgate.credits.rate_card_source import RateCardSource
+        from tenantgate.credits.rate_card_store import RateCardStore
+
+        store = RateCardStore(self.database, clock=_utc_now)
+        return RateCardSource(self.settings.credits, store, target=self.metering)
+
     def _watch_governance(self) -> None:
         watch = self.metrics.watch
         watch("tenantgate_identity_revision", "Identity revision of this replica's access snapshot.",
@@ -115,6 +129,7 @@ class Gateway:
     async def stop(self) -> None:
         self.ready = False
         await self.access.aclose()
+        await self.rate_cards.aclose()
         if self.metering is not None:
             await self.metering.aclose()  # writes the settlements still queued
         await self.catalog.aclose()

@@ -198,12 +198,18 @@ class RateSettings(_Section):
 
     model: str = Field(description="Public model name.")
     region: str | None = Field(None, description="Only for deployments in this region (default: any).")
+    deployment_type: Literal["on_demand", "dedicated"] | None = Field(
+        None, description="Only for deployments of this type (default: any)."
+    )
     effective_from: datetime = Field(
         datetime(2000, 1, 1, tzinfo=UTC), description="When this price starts to apply (UTC)."
     )
     input_per_1m: Decimal = Field(description="Credits per 1M input (prompt) tokens.")
     cached_input_per_1m: Decimal | None = Field(None, description="Credits per 1M cached input tokens.")
     output_per_1m: Decimal = Field(Decimal(0), description="Credits per 1M output tokens.")
+    embedding_per_1m: Decimal | None = Field(
+        None, description="Credits per 1M embedding input tokens (default: the input price)."
+    )
 
 
 class CreditsSettings(_Section):
@@ -225,6 +231,22 @@ class CreditsSettings(_Section):
     )
     sweep_interval_s: float = Field(
         30.0, ge=1, description="How often expired holds and ended commitments are swept."
+    )
+    lease_roll_interval_s: float = Field(
+        0.25, ge=0.01, le=60,
+        description="How often each replica books settled requests (their usage records and ledger posts).",
+    )
+    lease_idle_s: float = Field(
+        2.0, ge=0.05, le=3_600,
+        description="A credit lease unused this long gives its free room back to the budgets and commitment.",
+    )
+    lease_max_requests: int = Field(
+        256, ge=1, le=100_000,
+        description="Most requests one credit lease reserves room for (1 = a ledger hold per request).",
+    )
+    rate_card_refresh_s: float = Field(
+        5.0, ge=0.1, le=3_600,
+        description="How often each replica checks for rate-card entries added or withdrawn (admin API).",
     )
 
 

@@ -37,6 +37,7 @@ BODIES: dict[tuple[str, str], Callable[[Ids], dict[str, Any]]] = {
     ("POST", f"{_O}/projects/{{project_id}}"): lambda ids: {"name": "renamed"},
     ("POST", f"{_O}/projects/{{project_id}}/archive"): lambda ids: {},
     ("POST", f"{_O}/projects/{{project_id}}/service_accounts"): lambda ids: {"name": "sneaky"},
+    ("POST", f"{_A}/rate-card"): lambda ids: {"model": "chat-a", "input_per_1m": "0"},
 }
 
 
@@ -59,6 +60,7 @@ def path_ids(route: AdminRoute, ids: Ids) -> dict[str, str]:
         "policies": {"id": ids["bravo_policy"]},
         "keys": {"id": ids["bravo_key"], "slot": "1"},
         "projects": {"project_id": ids["Bravo"], "key_id": ids["bravo_key"]},
+        "rate-card": {"id": "rce_" + "a" * 20},  # tenancy-wide: refused before any lookup
     }.get(resource, {})
     return {name: by_param[name] for name in _params(route.path)}
 

@@ -2,7 +2,8 @@
 
 Two users (alice and bob, both Analysts, allowed every inference family in compartment Team)
 with one key each, and one commitment large enough for the whole suite, so every answered
-request is held and settled against it: a charge is a POST of a pending transfer there.
+request is held and settled against it: a charge is a billed usage record, booked together
+with the ledger post that pays it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+
 from tenantgate.credits.commitments import CommitmentKind
 from tenantgate.credits.store import CreditStore
+from tenantgate.credits.usage_table import usage_records
 from tenantgate.iam.store import IdentityStore
-from tenantgate.ledger import LedgerStore, TransferFlags
+from tenantgate.ledger import LedgerStore
 from tenantgate.storage import Database
 from tenantgate.testing import FakeUpstream
 
@@ -41,17 +45,21 @@ class World:
         return asyncio.run(_with_db(self.url, work))
 
     def charges(self, request_ids: set[str]) -> list[Any]:
-        """Settlements (POSTs of holds) on the commitment made for any of ``request_ids``."""
-        async def read(db: Database) -> list[Any]:
-            ledger = LedgerStore(db, clock=lambda: datetime.now(UTC))
-            return await ledger.get_account_transfers(self.ids["commitment_account"], limit=10_000)
+        """Charged requests (billed usage records, booked with their ledger posts) among ``request_ids``."""
+        query = sa.select(usage_records).where(
+            usage_records.c.status == "billed", usage_records.c.request_id.in_(request_ids))
 
-        return [r for r in self.run(read)
-                if r.transfer.flags & TransferFlags.POST_PENDING_TRANSFER
-                and (r.transfer.user_data or {}).get("request_id") in request_ids]
+        async def read(db: Database) -> list[Any]:
+            return await db.run_read(lambda conn: _all(conn, query))
+
+        return self.run(read)
 
     def pending(self) -> list[Any]:
         return self.run(lambda db: LedgerStore(db, clock=lambda: datetime.now(UTC)).pending_transfers())
+
+
+async def _all(conn: Any, query: Any) -> list[Any]:
+    return list(await conn.execute(query))
 
 
 async def _with_db(url: str, work: Callable[[Database], Awaitable[T]]) -> T:

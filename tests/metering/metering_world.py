@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+
 from tenantgate.credits.accounts import Period
 from tenantgate.credits.commitments import CommitmentKind
 from tenantgate.credits.store import CreditStore
+from tenantgate.credits.usage_table import usage_records
 from tenantgate.iam.store import IdentityStore
 from tenantgate.ledger import LedgerStore
 from tenantgate.storage import Database
@@ -43,6 +46,24 @@ class World:
 
     def ledger(self, work: Callable[[LedgerStore], Awaitable[T]]) -> T:
         return self.run(lambda db: work(LedgerStore(db, clock=lambda: datetime.now(UTC))))
+
+    def records(self, **equal: Any) -> list[Any]:
+        """The usage records whose columns equal ``equal`` (e.g. ``key_id=..., status="billed"``)."""
+        query = sa.select(usage_records).where(*(usage_records.c[k] == v for k, v in equal.items()))
+
+        async def read(db: Database) -> list[Any]:
+            return await db.run_read(lambda conn: _all(conn, query))
+
+        return self.run(read)
+
+    def posted(self, account: str) -> int:
+        """What ``account`` has paid so far (its posted debits)."""
+        found = self.ledger(lambda ledger: ledger.lookup_accounts([account]))
+        return found[0].balance.debits_posted if found else 0
+
+
+async def _all(conn: Any, query: Any) -> list[Any]:
+    return list(await conn.execute(query))
 
 
 async def _with_db(url: str, work: Callable[[Database], Awaitable[T]]) -> T:

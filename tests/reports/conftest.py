@@ -58,11 +58,10 @@ def gateway(world: World, upstream: FakeUpstream) -> Iterator[RunningGateway]:
         yield running
 
 
-def _settled(world: World, posts: int, overages: int) -> None:
-    records = world.usage_transfers()
+def _settled(world: World, requests: int, overages: int) -> None:
     assert world.ledger(lambda ledger: ledger.pending_transfers()) == []
-    assert len([r for r in records if r.transfer.pending_id is not None]) == posts
-    assert len(records) - posts == overages
+    assert len(world.billed_records()) == requests
+    assert len(world.overage_transfers()) == overages
 
 
 @pytest.fixture(scope="module")

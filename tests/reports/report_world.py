@@ -23,9 +23,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+
 from tenantgate.credits.accounts import OVERAGE, Period, TransferCode
 from tenantgate.credits.commitments import CommitmentKind
 from tenantgate.credits.store import CreditStore
+from tenantgate.credits.usage_table import usage_records
 from tenantgate.iam.store import IdentityStore
 from tenantgate.ledger import LedgerStore, TransferFlags
 from tenantgate.ledger.model import TransferRecord
@@ -67,6 +70,19 @@ class World:
         found = self.ledger(lambda ledger: ledger.lookup_accounts(self.paying_accounts))
         return {record.id: record.balance.debits_posted for record in found}
 
+    def billed_records(self) -> list[Any]:
+        """The usage records of charged requests, oldest booking first (not by the report's query)."""
+        query = sa.select(usage_records).where(usage_records.c.status == "billed").order_by(
+            usage_records.c.booked_at, usage_records.c.id)
+
+        async def read(db: Database) -> list[Any]:
+            return await db.run_read(lambda conn: _all(conn, query))
+
+        return self.run(read)
+
+    def overage_transfers(self) -> list[TransferRecord]:
+        return [r for r in self.usage_transfers() if r.transfer.code == TransferCode.OVERAGE]
+
     def usage_transfers(self) -> list[TransferRecord]:
         """The commitment-side settlement transfers, read account by account (not by the report's query)."""
         async def work(ledger: LedgerStore) -> list[TransferRecord]:
@@ -80,6 +96,10 @@ class World:
             return sorted(found, key=lambda r: (r.timestamp, r.transfer.id))
 
         return self.ledger(work)
+
+
+async def _all(conn: Any, query: Any) -> list[Any]:
+    return list(await conn.execute(query))
 
 
 async def _with_db(url: str, work: Callable[[Database], Awaitable[T]]) -> T:

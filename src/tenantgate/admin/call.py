@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TypeVar
 from tenantgate.admin import authorization as rules
 from tenantgate.admin.events import AdminEvents
 from tenantgate.catalog import Catalog
+from tenantgate.credits.rate_card_source import RateCardSource
 from tenantgate.errors import PermissionDenied
 from tenantgate.iam.access_control import AccessControl
 from tenantgate.iam.access_snapshot import CompartmentRecord, IdentitySnapshot
@@ -39,8 +40,8 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class AdminServices:
-    """What admin handlers act on: the store, the access layer, the catalog, the event sink and
-    the database (usage reports read the ledger's rows)."""
+    """What admin handlers act on: the store, the access layer, the catalog, the event sink,
+    the database (usage reports read the ledger's rows) and the rate card's source."""
 
     identity: IdentityStore
     access: AccessControl
@@ -48,6 +49,7 @@ class AdminServices:
     events: AdminEvents
     clock: Callable[[], datetime]
     database: Database
+    rate_cards: RateCardSource
 
 
 @dataclass(slots=True)

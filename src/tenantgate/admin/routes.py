@@ -10,8 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tenantgate.admin import compartments, groups, keys, openai_admin, policies, usage, users
+from tenantgate.admin import (
+    compartments,
+    groups,
+    keys,
+    openai_admin,
+    policies,
+    rate_card,
+    usage,
+    users,
+)
 from tenantgate.admin import openai_views as oa
+from tenantgate.admin import rate_card_views as rc
 from tenantgate.admin import schemas as s
 from tenantgate.admin import usage_views as u
 from tenantgate.admin import views as v
@@ -55,6 +65,8 @@ _A = "/admin/v1"
 _O = "/v1/organization"
 _IN_TENANCY = "in tenancy"
 _USAGE = "read credits-family in tenancy; in compartments, their requests only"
+_RATES_READ = "read credits-family in tenancy"
+_RATES_MANAGE = "manage credits-family in tenancy"
 R = AdminRoute
 
 ROUTES: tuple[AdminRoute, ...] = (
@@ -159,4 +171,10 @@ ROUTES: tuple[AdminRoute, ...] = (
       query=u.CostsQuery),
     R("GET", f"{_A}/usage/focus.csv", "credits.usage.focus", usage.focus_export, str, _USAGE,
       query=u.FocusQuery, media_type="text/csv"),
+    R("GET", f"{_A}/rate-card", "credits.rate_card.list", rate_card.list_rate_card,
+      v.Page[rc.RateCardEntryView], _RATES_READ, query=rc.RateCardQuery),
+    R("POST", f"{_A}/rate-card", "credits.rate_card.create", rate_card.create_rate_card_entry,
+      rc.RateCardEntryView, _RATES_MANAGE, s.RateCardCreate, 201),
+    R("DELETE", f"{_A}/rate-card/{{id}}", "credits.rate_card.withdraw", rate_card.withdraw_rate_card_entry,
+      v.Deleted, f"{_RATES_MANAGE}; only an entry not yet in effect"),
 )

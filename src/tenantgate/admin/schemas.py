@@ -142,6 +142,27 @@ class ServiceAccountCreate(Body):
     name: Name
 
 
+Credits = Annotated[str, msgspec.Meta(
+    min_length=1, max_length=40,
+    description="Credits per 1M tokens as a decimal string (\"2.50\"): non-negative, at most 6 decimals.")]
+
+
+class RateCardCreate(Body):
+    """A new rate-card entry: the model's prices from ``effective_from`` (default now) on."""
+
+    model: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    input_per_1m: Credits
+    region: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    deployment_type: Literal["on_demand", "dedicated"] | None = None
+    cached_input_per_1m: Credits | None = None
+    output_per_1m: Credits = "0"
+    embedding_per_1m: Credits | None = None
+    effective_from: Annotated[int, msgspec.Meta(
+        ge=0, le=253_402_300_799,
+        description="Unix seconds; default now. Up to 60 s in the past means now; earlier is refused.",
+    )] | None = None
+
+
 B = TypeVar("B", bound=Body)
 V = TypeVar("V")
 
@@ -176,6 +197,6 @@ def decode_body(raw: bytes, schema: type[B]) -> B:
 BODIES: tuple[type[Body], ...] = (
     Empty, CompartmentCreate, CompartmentUpdate, CompartmentMove, UserCreate, UserUpdate,
     GroupCreate, PolicyCreate, PolicyReplace, PolicyExplain, KeyCreate, KeyRotate,
-    ProjectCreate, ProjectUpdate, ServiceAccountCreate,
+    ProjectCreate, ProjectUpdate, ServiceAccountCreate, RateCardCreate,
 )
 """Every body schema (for tests that check each one refuses unknown fields)."""

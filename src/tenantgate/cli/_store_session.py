@@ -147,6 +147,16 @@ def run_remote(
 
     ``config_file`` is the command's ``--config``: naming a database too is ambiguous.
     """
+    token = remote_token(config_file)
+    try:
+        store = RemoteIdentityStore(check_server_url(server_url), token)
+        return asyncio.run(_remote_session(store, work))
+    except (TenantgateError, RemoteGatewayError) as exc:
+        fail(exc.message)
+
+
+def remote_token(config_file: Path | None) -> str:
+    """The key in $TENANTGATE_API_KEY for a remote command (exits when missing, or with --config)."""
     if config_file is not None:
         fail(f"give --config (a database) or --server/${SERVER_ENV} (a gateway), not both")
     token = (read_secret(API_KEY_ENV, None) or "").strip()
@@ -155,11 +165,7 @@ def run_remote(
     if not (token.isascii() and token.isprintable()) or " " in token:
         # checked here because the HTTP library's own complaint would quote the header, key and all
         fail(f"${API_KEY_ENV} must hold one key: printable ASCII, no spaces")
-    try:
-        store = RemoteIdentityStore(check_server_url(server_url), token)
-        return asyncio.run(_remote_session(store, work))
-    except (TenantgateError, RemoteGatewayError) as exc:
-        fail(exc.message)
+    return token
 
 
 async def _remote_session(

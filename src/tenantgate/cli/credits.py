@@ -16,6 +16,7 @@ import click
 
 from tenantgate.cli._store_session import config_option, json_option, run_with_database, utc_now
 from tenantgate.cli._tables import Cell, print_rows
+from tenantgate.cli.credits_rates import rates_group
 from tenantgate.cli.credits_report import report
 from tenantgate.credits.accounts import Period
 from tenantgate.credits.budgets import TENANCY_SCOPE_ID, Budget, BudgetStatus, ScopeType
@@ -38,6 +39,7 @@ def credits_group() -> None:
 
 
 credits_group.add_command(report)
+credits_group.add_command(rates_group)
 
 
 @credits_group.command("add")

@@ -6,6 +6,9 @@ and sends it to ``LedgerStore.create_transfers`` as one batch. Chains of differe
 are independent in the ledger (a failed chain fails only itself), so batching changes no
 outcome, only the number of transactions: one per batch instead of one per request.
 
+A submission may bring its own writes (``also``): they run in the batch's transaction, so
+the usage records of a settlement commit exactly when its transfers do.
+
 Settlements are queued the same way but not awaited by the request (``submit_nowait``);
 ``flush`` waits for everything queued so far, and ``aclose`` flushes before stopping, so a
 clean shutdown loses nothing. A crash loses only queued settlements, whose holds then
@@ -18,10 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from tenantgate.ledger import LedgerStore, Transfer, TransferResult
+from tenantgate.ledger.model import TransferRecord
+from tenantgate.ledger.store import AlsoWrite
 
 logger = logging.getLogger("tenantgate.credits")
 
@@ -32,6 +39,7 @@ _RETRY_DELAYS_S = (0.05, 0.2, 1.0, 2.0, 5.0)
 class _Submission:
     transfers: list[Transfer]
     done: asyncio.Future[list[TransferResult]] | None
+    also: AlsoWrite | None = None
     results: list[TransferResult] = field(default_factory=list)
 
 
@@ -53,15 +61,17 @@ class LedgerBatcher:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="tenantgate-ledger-batcher")
 
-    async def submit(self, transfers: Sequence[Transfer]) -> list[TransferResult]:
+    async def submit(
+        self, transfers: Sequence[Transfer], *, also: AlsoWrite | None = None
+    ) -> list[TransferResult]:
         """Queue a chain and wait until its batch committed; the chain's results, in order."""
         done: asyncio.Future[list[TransferResult]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Submission(list(transfers), done))
+        self._queue.put_nowait(_Submission(list(transfers), done, also))
         return await asyncio.shield(done)
 
-    def submit_nowait(self, transfers: Sequence[Transfer]) -> None:
+    def submit_nowait(self, transfers: Sequence[Transfer], *, also: AlsoWrite | None = None) -> None:
         """Queue a chain without waiting (settlements): the response need not wait for the ledger."""
-        self._queue.put_nowait(_Submission(list(transfers), None))
+        self._queue.put_nowait(_Submission(list(transfers), None, also))
 
     async def flush(self) -> None:
         """Wait until everything queued before this call is written."""
@@ -92,11 +102,12 @@ class LedgerBatcher:
 
     async def _write(self, batch: list[_Submission]) -> None:
         transfers = [t for item in batch for t in item.transfers]
+        also = _combined([item.also for item in batch if item.also is not None])
         for attempt, delay in enumerate((0.0, *_RETRY_DELAYS_S)):
             if delay:
                 await asyncio.sleep(delay)
             try:
-                results = await self._ledger.create_transfers(transfers) if transfers else []
+                results = await self._ledger.create_transfers(transfers, also=also)
             except Exception as exc:
                 logger.warning("ledger batch failed; retrying", extra={
                     "attempt": attempt + 1, "transfers": len(transfers), "error": repr(exc)})
@@ -120,3 +131,15 @@ class LedgerBatcher:
             offset += len(item.transfers)
             if item.done is not None and not item.done.done():
                 item.done.set_result(mine)
+
+
+def _combined(writes: list[AlsoWrite]) -> AlsoWrite | None:
+    """One ``also`` that runs each submission's own writes in order, or None when there are none."""
+    if not writes:
+        return None
+
+    async def run_all(conn: AsyncConnection, created: Mapping[str, TransferRecord]) -> None:
+        for write in writes:
+            await write(conn, created)
+
+    return run_all

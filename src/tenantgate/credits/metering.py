@@ -2,16 +2,18 @@
 
 ``hold`` prices the request at its maximum (the prompt bounded by ``prompt_tokens``, plus
 ``max_tokens`` or the model's output cap, at the dearest deployment it may be routed to) and
-places one linked chain of pending transfers: every budget that applies (key, user, target
-compartment and its ancestors, tenancy), then the earliest-expiring commitment that can
-cover it. The chain commits or fails as a whole inside one group-committed batch, so
-concurrent requests (and replicas) can never together exceed a budget or a commitment. A
-budget that cannot cover it is 429 ``budget_exceeded``; no commitment that can is 429
+reserves it on its chain: every budget that applies (key, user, target compartment and its
+ancestors, tenancy), then the earliest-expiring commitment that can cover it. The
+reservation comes from a credit lease (``reservations``): a pending chain in the ledger
+with room for many requests, so concurrent requests (and replicas) can never together
+exceed a budget or a commitment, while most requests are admitted without a ledger write.
+A budget that cannot cover it is 429 ``budget_exceeded``; no commitment that can is 429
 ``insufficient_quota``. Either way the upstream is never called.
 
-``settle`` prices the usage at the deployment that answered and posts it (streams too, with
-a local estimate flagged when the upstream reported none); ``release`` voids the hold when
-nothing was delivered. Both are queued, not awaited: the answer does not wait for the ledger.
+``settle`` prices the usage at the deployment that answered (streams too, with a local
+estimate flagged when the upstream reported none) and hands its usage record to the lease,
+whose next roll posts it and books the record in one transaction; ``release`` frees the
+reservation when nothing was delivered. Neither waits for the ledger.
 """
 
 from __future__ import annotations
@@ -19,22 +21,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tenantgate.credits import hold_plan
 from tenantgate.credits.accounts import period_key
 from tenantgate.credits.batcher import LedgerBatcher
 from tenantgate.credits.hold_plan import HoldPlan
-from tenantgate.credits.pricing import Price, RateCard, RateEntry, hold_amount, to_micro, usage_cost
+from tenantgate.credits.leases import Lease
+from tenantgate.credits.pricing import Price, RateCard, hold_amount, usage_cost
 from tenantgate.credits.prompt_tokens import chat_prompt_tokens, text_prompt_tokens
+from tenantgate.credits.rate_card_entries import config_entries
+from tenantgate.credits.reservations import ChainRefused, Reservations, new_id
+from tenantgate.credits.usage_record import UsageRecord, UsageStatus
+from tenantgate.credits.usage_table import recorded_at
 from tenantgate.errors import BudgetExceeded, InsufficientQuota, InternalError, ModelNotPriced
-from tenantgate.ledger import CreateTransferResult
-from tenantgate.ledger.model import JsonValue
+from tenantgate.ledger import AccountFlags, CreateTransferResult
 from tenantgate.settings import CreditsSettings
 
 if TYPE_CHECKING:  # the store is only handed in; importing it here would tie start-up to its tables
@@ -48,14 +52,21 @@ logger = logging.getLogger("tenantgate.credits")
 _CACHE_S = 5.0
 _EXHAUSTED_S = 1.0
 _ALERT_CHECK_S = 5.0
+_OWN_SCOPES = frozenset({"key", "user"})
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A deployment the request may be routed to: its upstream model name and region."""
+    """A deployment the request may be routed to: its upstream model name, region and type."""
 
     upstream_model: str
     region: str | None
+    deployment_type: str | None = None
+    """``on_demand`` or ``dedicated`` (its capacity class), where the rate card tells them apart."""
+
+
+PriceKey = tuple[str | None, str | None]
+"""(region, deployment type): what the rate card may price differently for one model."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,27 +87,17 @@ class Payer:
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """A placed hold: its ledger plan and what settlement needs to price the answer."""
+    """A request's reservation: its lease, its own plan (amount, accounts, ids for an overage)
+    and what settlement needs to price the answer."""
 
     plan: HoldPlan
     model: str
     request_id: str
-    prices: dict[str | None, Price]
+    prices: dict[PriceKey, Price]
     prompt_tokens_max: int
     payer: Payer
+    lease: Lease
     operation: str = "chat"
-
-
-def rate_card_from(settings: CreditsSettings) -> RateCard:
-    """The rate card of the settings, prices converted to exact micro-credits."""
-    return RateCard(
-        RateEntry(
-            model=line.model, region=line.region, effective_from=line.effective_from,
-            price=Price(to_micro(line.input_per_1m), to_micro(line.output_per_1m),
-                        None if line.cached_input_per_1m is None else to_micro(line.cached_input_per_1m)),
-        )
-        for line in settings.rate_card
-    )
 
 
 class Metering:
@@ -111,21 +112,29 @@ class Metering:
         self._alerts = alerts
         self._caps = output_caps
         self._clock = clock
-        self.rate_card = rate_card_from(settings)
+        self.rate_card = RateCard(config_entries(settings.rate_card))
+        """Replaced as a whole by ``RateCardSource`` when administered prices change."""
         self.batcher = LedgerBatcher(store.ledger, linger_ms=settings.commit_linger_ms)
+        self.reservations = Reservations(
+            self.batcher, timeout_s=settings.hold_timeout_s, roll_interval_s=settings.lease_roll_interval_s,
+            idle_s=settings.lease_idle_s, lease_max_requests=settings.lease_max_requests,
+            on_roll=self._book_unbilled, free_of=self._free_of)
+        self._unbilled: list[UsageRecord] = []
+        self._left: dict[str, int] = {}
+        """Per budget id: its limit minus what it was charged, as of the last alert check."""
         self._budgets: dict[Payer, tuple[float, list[Budget]]] = {}
         self._commitments: tuple[float, list[Commitment]] = (float("-inf"), [])
         self._exhausted: dict[str, float] = {}
         self._funded: set[str] = set()
         self._budget_queries: dict[Payer, asyncio.Future[list[Budget]]] = {}
         self._commitment_query: asyncio.Future[list[Commitment]] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._store.ensure_system_accounts()
         self.batcher.start()
+        self.reservations.start()
         self._sweeper = asyncio.create_task(self._sweep(), name="tenantgate-credits-sweeper")
         self._watcher = asyncio.create_task(self._watch_budgets(), name="tenantgate-budget-alerts")
 
@@ -135,9 +144,14 @@ class Metering:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.reservations.aclose()
         await self.batcher.aclose()
+
+    async def flush(self) -> None:
+        """Book every settled request now (tests, shutdown): roll the leases, write the records."""
+        await self.reservations.roll()
+        await self.batcher.flush()
 
     # Hold
 
@@ -149,43 +163,48 @@ class Metering:
         now = self._clock()
         prices, amount, prompt_max = self._price(model, operation, body, candidates, now)
         budgets = await self._budgets_for(payer)
-        accounts = [await self._budget_account(budget, period_key(budget.period, now)) for budget in budgets]
+        accounts = tuple([await self._budget_account(b, period_key(b.period, now)) for b in budgets])
+        hold_id = new_id()
         for commitment in await self._active_commitments(now):
             if self._exhausted.get(commitment.id, 0.0) > time.monotonic():
                 continue
-            plan = HoldPlan(_new_hold_id(), amount, tuple(accounts), commitment.account_id)
-            transfers = hold_plan.hold_transfers(
-                plan, timeout_s=self._settings.hold_timeout_s, user_data={"request_id": request_id})
-            results = await self.batcher.submit(transfers)
-            failed = _first_failure([r.result for r in results])
-            if failed is None:
-                return Hold(plan, model, request_id, prices, prompt_max, payer, operation)
-            index, code = failed
-            if code is not CreateTransferResult.EXCEEDS_CREDITS:
-                logger.error("credit hold refused by the ledger",
-                             extra={"code": code.name, "request_id": request_id})
-                raise InternalError()
-            if index < len(accounts):
-                raise BudgetExceeded(
-                    f"The budget '{budgets[index].name}' cannot cover this request's maximum cost "
-                    "in the current period. Lower max_tokens, or ask an administrator to raise it.")
-            self._exhausted[commitment.id] = time.monotonic() + _EXHAUSTED_S
+            try:
+                lease = await self.reservations.reserve((accounts, commitment.account_id), amount)
+            except ChainRefused as refused:
+                if refused.code is not CreateTransferResult.EXCEEDS_CREDITS:
+                    logger.error("credit hold refused by the ledger",
+                                 extra={"code": refused.code.name, "request_id": request_id})
+                    raise InternalError() from None
+                if refused.index < len(accounts):
+                    self._refused(hold_id, request_id, model, operation, payer)
+                    raise BudgetExceeded(
+                        f"The budget '{budgets[refused.index].name}' cannot cover this request's maximum "
+                        "cost in the current period. Lower max_tokens, or ask an administrator to raise it."
+                    ) from None
+                self._exhausted[commitment.id] = time.monotonic() + _EXHAUSTED_S
+                continue
+            plan = HoldPlan(hold_id, amount, accounts, commitment.account_id)
+            return Hold(plan, model, request_id, prices, prompt_max, payer, lease, operation)
+        self._refused(hold_id, request_id, model, operation, payer)
         raise InsufficientQuota()
 
     def _price(
         self, model: str, operation: str, body: dict[str, Any], candidates: Sequence[Candidate],
         now: datetime,
-    ) -> tuple[dict[str | None, Price], int, int]:
-        """Prices per region, the hold (the dearest candidate) and the prompt bound."""
-        prices: dict[str | None, Price] = {}
+    ) -> tuple[dict[PriceKey, Price], int, int]:
+        """Prices per (region, deployment type), the hold (the dearest candidate) and the prompt bound."""
+        prices: dict[PriceKey, Price] = {}
         amount = prompt_max = 0
         output_max = self._output_max(model, operation, body)
         for candidate in candidates:
+            key = (candidate.region, candidate.deployment_type)
             try:
-                price = prices.get(candidate.region) or self.rate_card.price(model, now, candidate.region)
+                price = prices.get(key) or self.rate_card.price(
+                    model, now, candidate.region, deployment_type=candidate.deployment_type,
+                    operation=operation)
             except LookupError:
                 raise ModelNotPriced(f"The model '{model}' has no price on the rate card.") from None
-            prices[candidate.region] = price
+            prices[key] = price
             prompt = self._prompt_max(operation, body, candidate.upstream_model)
             prompt_max = max(prompt_max, prompt)
             amount = max(amount, hold_amount(price, prompt_tokens_max=prompt, output_tokens_max=output_max))
@@ -246,43 +265,79 @@ class Metering:
         self._commitments = (time.monotonic() + _CACHE_S, found)
         return found
 
+    async def _free_of(self, account_ids: Sequence[str]) -> int | None:
+        """The least that any limited account of a chain has free for holds, from the ledger."""
+        free = [r.balance.credits_posted - r.balance.debits_posted - r.balance.debits_pending
+                for r in await self._store.ledger.lookup_accounts(account_ids)
+                if r.account.flags & AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS]
+        return max(0, min(free)) if free else None
+
+    def budget_left(self, payer: Payer) -> int | None:
+        """What the caller's own budgets (its key's and its user's) have left, the least of them.
+
+        As of the last alert check (every few seconds), not counting requests in flight; None
+        when the caller has no budget of its own or none was checked yet. Compartment budgets
+        are not shown: reading them is a ``credits-family`` permission, not the caller's own.
+        """
+        cached = self._budgets.get(payer)
+        if cached is None:
+            return None
+        left = [self._left[b.id] for b in cached[1] if b.scope_type in _OWN_SCOPES and b.id in self._left]
+        return min(left) if left else None
+
     # Settle and release
 
     def settle(self, hold: Hold, *, prompt_tokens: int, completion_tokens: int, cached_tokens: int,
-               region: str | None, estimated: bool, deployment: str | None = None) -> int:
-        """Post what the answer cost at the answering deployment's price; return that cost."""
-        price = hold.prices.get(region) or next(iter(hold.prices.values()))
+               region: str | None, estimated: bool, deployment: str | None = None,
+               deployment_type: str | None = None, latency_ms: int | None = None,
+               attempts: list[str] | None = None) -> int:
+        """Charge what the answer cost at the answering deployment's price; return that cost.
+
+        The lease pays up to the request's hold; a cost beyond it (an upstream that ignored
+        ``max_tokens``) is an overage its next roll charges too, and the record counts both.
+        """
+        price = hold.prices.get((region, deployment_type)) or next(iter(hold.prices.values()))
         cost = usage_cost(price, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                           cached_tokens=cached_tokens)
-        payer = hold.payer
-        usage: dict[str, JsonValue] = {  # the usage record: reports read it from the ledger's posts
-            "request_id": hold.request_id, "model": hold.model, "operation": hold.operation,
-            "region": region, "deployment": deployment,
-            "principal_type": payer.principal_type, "principal_id": payer.principal_id,
-            "key_id": payer.key_id, "user_id": payer.user_id, "compartment_id": payer.compartment_id,
-            "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "cached_tokens": cached_tokens, "estimated": estimated, "cost": cost,
-        }
-        self.batcher.submit_nowait(hold_plan.settle_transfers(hold.plan, cost, user_data=usage))
+        record = self._record(hold.plan.hold_id, hold.request_id, hold.model, hold.operation, hold.payer)
+        record.deployment, record.region, record.estimated = deployment, region, estimated
+        record.prompt_tokens, record.completion_tokens = prompt_tokens, completion_tokens
+        record.cached_tokens, record.cost_micros = cached_tokens, cost
+        record.paid_by = hold.plan.commitment_account
+        record.latency_ms, record.attempts = latency_ms, attempts
+        hold.lease.settle(hold.plan.amount, cost, record)
         if cost > hold.plan.amount:
-            self._spawn(self._charge_overage(hold.plan, cost - hold.plan.amount, usage))
+            logger.warning("answer cost more than its hold (the upstream ignored max_tokens)",
+                           extra={"request_id": hold.request_id, "overage": cost - hold.plan.amount,
+                                  "hold": hold.plan.amount})
         return cost
 
-    def release(self, hold: Hold) -> None:
-        """Void the hold: the request failed before anything was delivered."""
-        self.batcher.submit_nowait(hold_plan.void_transfers(hold.plan))
+    def release(
+        self, hold: Hold, *, latency_ms: int | None = None, attempts: list[str] | None = None
+    ) -> None:
+        """Free the reservation: the request failed before anything was delivered."""
+        hold.lease.release(hold.plan.amount)
+        record = self._record(hold.plan.hold_id, hold.request_id, hold.model, hold.operation, hold.payer)
+        record.status, record.latency_ms, record.attempts = UsageStatus.RELEASED.value, latency_ms, attempts
+        self._unbilled.append(record)
 
-    async def _charge_overage(self, plan: HoldPlan, overage: int, usage: dict[str, JsonValue]) -> None:
-        logger.warning("answer cost more than its hold (the upstream ignored max_tokens)",
-                       extra={"request_id": usage["request_id"], "overage": overage, "hold": plan.amount})
-        results = await self.batcher.submit(hold_plan.overage_transfers(plan, overage, user_data=usage))
-        if not results[-1].result.succeeded:
-            await self.batcher.submit([hold_plan.overage_fallback(plan, overage, user_data=usage)])
+    def _refused(self, hold_id: str, request_id: str, model: str, operation: str, payer: Payer) -> None:
+        record = self._record(hold_id, request_id, model, operation, payer)
+        record.status = UsageStatus.REFUSED.value
+        self._unbilled.append(record)
 
-    def _spawn(self, work: Any) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    @staticmethod
+    def _record(hold_id: str, request_id: str, model: str, operation: str, payer: Payer) -> UsageRecord:
+        return UsageRecord(
+            id=hold_id, request_id=request_id, operation=operation, model=model,
+            principal_type=payer.principal_type, principal_id=payer.principal_id, key_id=payer.key_id,
+            user_id=payer.user_id, compartment_id=payer.compartment_id)
+
+    def _book_unbilled(self) -> None:
+        """Write the records of refused and released requests (they move no money)."""
+        if self._unbilled:
+            records, self._unbilled = self._unbilled, []
+            self.batcher.submit_nowait([], also=recorded_at(records, self._clock()))
 
     async def _watch_budgets(self) -> None:
         """Fire threshold alerts of the budgets this replica charged recently (off the hot path).
@@ -297,6 +352,7 @@ class Metering:
             for budget in seen.values():
                 try:
                     status = await self._store.budget_status(budget, self._clock())
+                    self._left[budget.id] = max(0, status.limit - status.spent)
                     await self._alerts.observe(budget, status.period, status.spent)
                 except Exception as exc:
                     logger.warning("budget alert check failed",
@@ -315,16 +371,3 @@ class Metering:
                 logger.warning("credit sweep failed", extra={"error": repr(exc)})
 
 
-def _first_failure(results: list[CreateTransferResult]) -> tuple[int, CreateTransferResult] | None:
-    """The member that failed a chain (the others say ``linked_event_failed``), if any."""
-    if all(result.succeeded for result in results):
-        return None
-    for index, result in enumerate(results):
-        if not result.succeeded and result is not CreateTransferResult.LINKED_EVENT_FAILED:
-            return index, result
-    return len(results) - 1, results[-1]
-
-
-def _new_hold_id() -> str:
-    """Random, never the caller's request id: a reused request id must not reuse a hold."""
-    return os.urandom(12).hex()

@@ -1,4 +1,4 @@
-"""Universal credits' tables, on the shared storage metadata (migration ``0006`` creates them).
+"""Universal credits' tables, on the shared storage metadata (migrations ``0006`` and ``0008``).
 
 They hold definitions and alert firings only, never a balance: every amount that moves is
 a transfer in the ledger's tables, so there is one source of truth for money.
@@ -8,6 +8,10 @@ a transfer in the ledger's tables, so there is one source of truth for money.
   ``revision`` counts changes; it names the correcting transfer of each limit change.
 * ``credit_budget_alerts``: one row per (budget, period, threshold) that fired; the primary
   key makes an alert fire once across every replica.
+* ``rate_card_entries`` (``0008``): administered prices, one immutable row per entry, exact
+  integer micro-credits per 1M tokens. A withdrawn future entry keeps its row
+  (``withdrawn_at``), so ``count(*)`` and ``count(withdrawn_at)`` only ever grow and together
+  are the card's revision, which replicas poll.
 """
 
 from __future__ import annotations
@@ -66,4 +70,35 @@ budget_alerts = sa.Table(
     sa.Column("threshold", sa.Integer(), primary_key=True, autoincrement=False),
     sa.Column("spent_micros", sa.BigInteger(), nullable=False),
     sa.Column("fired_at", UtcDateTime(), nullable=False),
+)
+
+MODEL_LENGTH = 200
+REGION_LENGTH = 64
+PRINCIPAL_LENGTH = 64
+
+rate_card_entries = sa.Table(
+    "rate_card_entries",
+    metadata,
+    sa.Column("id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("model", sa.String(MODEL_LENGTH), nullable=False),
+    sa.Column("region", sa.String(REGION_LENGTH), nullable=True),
+    sa.Column("deployment_type", sa.String(KIND_LENGTH), nullable=True),
+    sa.Column("input_per_1m_micros", sa.BigInteger(), nullable=False),
+    sa.Column("cached_input_per_1m_micros", sa.BigInteger(), nullable=True),
+    sa.Column("output_per_1m_micros", sa.BigInteger(), nullable=False),
+    sa.Column("embedding_per_1m_micros", sa.BigInteger(), nullable=True),
+    sa.Column("effective_from", UtcDateTime(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(PRINCIPAL_LENGTH), nullable=False),
+    sa.Column("withdrawn_at", UtcDateTime(), nullable=True),
+    sa.Column("withdrawn_by", sa.String(PRINCIPAL_LENGTH), nullable=True),
+    sa.CheckConstraint(
+        "input_per_1m_micros >= 0 AND output_per_1m_micros >= 0 AND "
+        "(cached_input_per_1m_micros IS NULL OR cached_input_per_1m_micros >= 0) AND "
+        "(embedding_per_1m_micros IS NULL OR embedding_per_1m_micros >= 0)",
+        name="prices_not_negative"),
+    sa.CheckConstraint("deployment_type IS NULL OR deployment_type IN ('on_demand', 'dedicated')",
+                       name="known_deployment_type"),
+    sa.CheckConstraint("withdrawn_at IS NULL OR withdrawn_at < effective_from",
+                       name="withdrawn_before_effect"),
 )

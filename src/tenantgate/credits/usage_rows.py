@@ -1,12 +1,12 @@
-"""Read the commitment-side settlement transfers of a time range from the ledger, page by page.
+"""Read the billed usage records of a time range, page by page, as report entries.
 
-One statement, on the index ``(credit_account_id, timestamp)``: every transfer a commitment
-(or ``tg:overage``) pays for usage credits ``tg:spend`` — request posts (flag
-``post_pending_transfer``) and overages (code ``OVERAGE``) — and grants and forfeits never
-do, so the range scan touches only usage. Rows come in ``(timestamp, id)`` order in pages of
-``page_size`` (keyset pagination, each page its own short read), so a long range is streamed
-and never held in memory. A settlement committed later with an earlier timestamp (another
-replica's, still in flight) shows up on the next read, not this one.
+One statement on the index ``(booked_at, id)`` of ``usage_records``: every request that was
+charged, booked in the same transaction as the ledger transfers that charged it and at their
+timestamp, so these sums equal the ledger's usage transfers in every bucket. Rows come in
+``(booked_at, id)`` order in pages of ``page_size`` (keyset pagination, each page its own
+short read), so a long range is streamed and never held in memory. A settlement committed
+later with an earlier timestamp (another replica's, still in flight) shows up on the next
+read, not this one.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tenantgate.credits.accounts import OVERAGE, SPEND, TransferCode
+from tenantgate.credits.usage_record import UsageStatus
 from tenantgate.credits.usage_report import (
     Bucket,
     BucketFold,
@@ -28,33 +28,29 @@ from tenantgate.credits.usage_report import (
     entry_of,
     from_unix,
 )
-from tenantgate.ledger.model import TransferFlags
-from tenantgate.ledger.tables import ledger_transfers
+from tenantgate.credits.usage_table import usage_records
 from tenantgate.storage import Database
 
 PAGE_SIZE = 5_000
-_POST = int(TransferFlags.POST_PENDING_TRANSFER)
-_t = ledger_transfers.c
-_COLUMNS = (_t.id, _t.timestamp, _t.amount, _t.flags, _t.user_data)
-_USAGE = sa.and_(
-    _t.credit_account_id == SPEND,
-    sa.or_(_t.debit_account_id.like("cmt:%"), _t.debit_account_id == OVERAGE),
-    sa.or_(_t.flags.op("&")(_POST) != 0, _t.code == int(TransferCode.OVERAGE)),
-)
+_u = usage_records.c
+_COLUMNS = (_u.id, _u.booked_at, _u.cost_micros, _u.operation, _u.model, _u.region, _u.deployment,
+            _u.key_id, _u.user_id, _u.compartment_id, _u.prompt_tokens, _u.cached_tokens,
+            _u.completion_tokens, _u.estimated)
+_BILLED = _u.status == UsageStatus.BILLED.value
 
 
 def _page_query(start: datetime, end: datetime, after: tuple[datetime, str] | None, limit: int) -> Any:
-    query = sa.select(*_COLUMNS).where(_USAGE, _t.timestamp >= start, _t.timestamp < end)
+    query = sa.select(*_COLUMNS).where(_BILLED, _u.booked_at >= start, _u.booked_at < end)
     if after is not None:
         moment, last_id = after
-        query = query.where(sa.or_(_t.timestamp > moment, sa.and_(_t.timestamp == moment, _t.id > last_id)))
-    return query.order_by(_t.timestamp, _t.id).limit(limit)
+        query = query.where(sa.or_(_u.booked_at > moment, sa.and_(_u.booked_at == moment, _u.id > last_id)))
+    return query.order_by(_u.booked_at, _u.id).limit(limit)
 
 
 async def usage_entries(
     db: Database, *, start: datetime, end: datetime, page_size: int = PAGE_SIZE
 ) -> AsyncIterator[UsageEntry]:
-    """Every usage transfer with ``start <= timestamp < end``, oldest first, as report entries."""
+    """Every billed record with ``start <= booked_at < end``, oldest first, as report entries."""
     if page_size < 1:
         raise ValueError("page_size must be positive")
     after: tuple[datetime, str] | None = None
@@ -66,11 +62,12 @@ async def usage_entries(
 
         rows = await db.run_read(page)
         for row in rows:
-            yield entry_of(timestamp=row.timestamp, amount=int(row.amount),
-                           is_post=bool(row.flags & _POST), user_data=row.user_data)
+            record = row._asdict()
+            yield entry_of(timestamp=row.booked_at, amount=int(row.cost_micros), is_post=True,
+                           user_data={k: v for k, v in record.items() if k not in ("booked_at", "id")})
         if len(rows) < page_size:
             return
-        after = (rows[-1].timestamp, rows[-1].id)
+        after = (rows[-1].booked_at, rows[-1].id)
 
 
 async def fold_usage(

@@ -15,13 +15,16 @@ Contracts:
   compared-and-set); anything unexpected raises a ``TransactionConflict`` and the unit of
   work re-runs the whole batch, which then sees the winner and answers ``exists`` or
   ``exists_with_different_*``. So no transfer takes effect twice and no limit is passed.
+* ``create_transfers(..., also=...)`` runs the caller's own writes in the same transaction,
+  after the batch, with the records it created: facts that must commit exactly when their
+  money does (the usage records of a settlement) never drift from the ledger.
 * Timestamps come from the injected clock, strictly increasing per store (one microsecond
   apart within a batch); pending timeouts count from them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -46,6 +49,10 @@ from tenantgate.storage.errors import TransactionConflict
 LIMIT_MAX = 10_000
 _TICK = timedelta(microseconds=1)
 _SETTLES = int(TransferFlags.POST_PENDING_TRANSFER | TransferFlags.VOID_PENDING_TRANSFER)
+
+
+AlsoWrite = Callable[[AsyncConnection, Mapping[str, TransferRecord]], Awaitable[None]]
+"""Writes that belong to a batch's transaction; given the transfers it created, by id."""
 
 
 class _LostRace(TransactionConflict):
@@ -75,16 +82,23 @@ class LedgerStore:
 
         return await self._db.run_write(work)
 
-    async def create_transfers(self, transfers: Sequence[Transfer]) -> list[TransferResult]:
-        """Apply ``transfers`` in order, in one transaction; one result per transfer."""
+    async def create_transfers(
+        self, transfers: Sequence[Transfer], *, also: AlsoWrite | None = None
+    ) -> list[TransferResult]:
+        """Apply ``transfers`` in order, in one transaction; one result per transfer.
+
+        ``also`` runs last in that transaction (re-run with it if the batch is re-run).
+        """
         batch = list(transfers)
-        if not batch:
+        if not batch and also is None:
             return []
 
         async def work(conn: AsyncConnection) -> list[CreateTransferResult]:
-            state = await _load_for(conn, batch)
-            results = run_transfers(batch, state, self._timestamps(len(batch)))
+            state = await _load_for(conn, batch) if batch else LedgerState()
+            results = run_transfers(batch, state, self._timestamps(len(batch))) if batch else []
             await _persist(conn, state)
+            if also is not None:
+                await also(conn, {record.id: record for record in state.created})
             return results
 
         results = await self._db.run_write(work)

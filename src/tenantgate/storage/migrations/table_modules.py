@@ -21,6 +21,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "tenantgate.ledger.tables",
     "tenantgate.credits.tables",
     "tenantgate.idempotency.tables",
+    "tenantgate.credits.usage_table",
 )
 
 

@@ -1,0 +1,248 @@
+"""A replica's credit leases, placed and rolled through the ledger (see ``leases`` for the model).
+
+``reserve`` admits a request from a lease on its chain in memory, and only when no lease has
+room places a new one. Placement is single-flight per chain: concurrent requests wait for
+the same placement, and none starts a second one (a placement that succeeded after its
+waiters had been refused would strand its room). A new lease has room for a growing number
+of requests like the one that asked (8, 16, … up to ``lease_max_requests``); when the
+ledger refuses that size, the lease is retried at exactly the request's amount and the
+growth falls back, so near a limit leases shrink to single requests and a budget admits
+exactly what it covers.
+
+Every ``roll_interval_s`` each lease with settled requests posts them and re-reserves what it
+still needs, one linked chain per lease, all leases of the tick in one group-committed batch
+with their usage records. A lease unused for ``idle_s`` (nothing fits it any more) gives
+back its free room, so a replica never sits on credits another replica could use for long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from tenantgate.credits import hold_plan, leases
+from tenantgate.credits.batcher import LedgerBatcher
+from tenantgate.credits.hold_plan import HoldPlan
+from tenantgate.credits.leases import Chain, Lease, LeaseBook, Roll
+from tenantgate.credits.usage_table import booked_with
+from tenantgate.ledger import CreateTransferResult
+
+logger = logging.getLogger("tenantgate.credits")
+
+LEASE_SHARE = 8
+"""A new lease takes at most 1/8 of what the tightest account of its chain has free, so one
+replica's lease never starves the others of a budget they share."""
+FreeOf = Callable[[Sequence[str]], Awaitable[int | None]]
+"""The least any of these accounts has free for holds (None: no limit), read from the ledger."""
+
+_EXPIRED = frozenset({
+    CreateTransferResult.PENDING_TRANSFER_EXPIRED,
+    CreateTransferResult.PENDING_TRANSFER_NOT_FOUND,
+    CreateTransferResult.PENDING_TRANSFER_ALREADY_VOIDED,
+})
+
+
+class ChainRefused(Exception):
+    """The ledger refused to reserve ``amount`` on a chain: member ``index`` failed with ``code``."""
+
+    def __init__(self, index: int, code: CreateTransferResult, amount: int) -> None:
+        super().__init__(f"chain member {index} refused: {code.name}")
+        self.index = index
+        self.code = code
+        self.amount = amount
+
+
+class Reservations:
+    """Leases per chain of accounts on one replica; admission in memory, the ledger in batches."""
+
+    def __init__(
+        self, batcher: LedgerBatcher, *, timeout_s: int, roll_interval_s: float, idle_s: float,
+        lease_max_requests: int, monotonic: Callable[[], float] = time.monotonic,
+        on_roll: Callable[[], None] | None = None, free_of: FreeOf | None = None,
+    ) -> None:
+        self._batcher = batcher
+        self._timeout_s = timeout_s
+        self._roll_interval_s = roll_interval_s
+        self._idle_s = idle_s
+        self._cap = lease_max_requests
+        self._now = monotonic
+        self._on_roll = on_roll
+        self._free_of = free_of
+        """Called at each roll before it commits, so other bookings can join the same batch."""
+        self._books: dict[Chain, LeaseBook] = {}
+        self._growing: dict[Chain, asyncio.Future[Lease]] = {}
+        self._roller: asyncio.Task[None] | None = None
+        self.lost_records = 0
+        """Usage records whose lease expired before they were booked (their usage went unbilled)."""
+
+    def start(self) -> None:
+        if self._roller is None:
+            self._roller = asyncio.create_task(self._roll_forever(), name="tenantgate-credit-leases")
+
+    async def aclose(self) -> None:
+        """Stop rolling, then book everything settled and give back every free credit."""
+        if self._roller is not None:
+            self._roller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._roller
+            self._roller = None
+        await self.roll(shrink_all=True)
+
+    # Admission
+
+    async def reserve(self, chain: Chain, amount: int) -> Lease:
+        """A lease on ``chain`` with ``amount`` reserved for one request; ``ChainRefused`` if none can be."""
+        book = self._books.get(chain)
+        if book is None:
+            book = self._books[chain] = LeaseBook(size_in_requests=min(8, self._cap))
+        while True:  # each pass waits for one placement, which admits at least its own request
+            lease = book.admit(amount, self._now())
+            if lease is not None:
+                return lease
+            growing = self._growing.get(chain)
+            if growing is None:
+                return await self._grow_for(chain, book, amount)
+            try:
+                await asyncio.shield(growing)
+            except ChainRefused as refused:
+                if refused.amount <= amount:
+                    raise
+
+    async def _grow_for(self, chain: Chain, book: LeaseBook, amount: int) -> Lease:
+        """Place a lease with ``amount`` taken for the caller, shared with requests that wait meanwhile."""
+        task = asyncio.ensure_future(self._grow(chain, book, amount))
+        self._growing[chain] = task
+        task.add_done_callback(lambda done: self._growing.pop(chain, None) if self._growing.get(chain) is done
+                               else None)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # The caller left; the lease (if placed) must not keep its share reserved forever.
+            task.add_done_callback(lambda done: _release_abandoned(done, amount))
+            raise
+
+    async def _grow(self, chain: Chain, book: LeaseBook, amount: int) -> Lease:
+        budgets, commitment = chain
+        size = book.grow_size(amount, self._cap)
+        if size > amount and self._free_of is not None:
+            free = await self._free_of((*budgets, commitment))
+            if free is not None:
+                share = free // LEASE_SHARE // amount * amount  # whole requests: no stranded remainder
+                size = max(amount, min(size, share))
+        for attempt in ((size, amount) if size > amount else (amount,)):
+            plan = HoldPlan(new_id(), attempt, budgets, commitment)
+            results = await self._batcher.submit(hold_plan.hold_transfers(plan, timeout_s=self._timeout_s))
+            failed = first_failure([r.result for r in results])
+            if failed is None:
+                lease = Lease(plan, self._now())
+                lease.take(amount, self._now())
+                book.add(lease)
+                return lease
+            index, code = failed
+            if code is not CreateTransferResult.EXCEEDS_CREDITS:
+                raise ChainRefused(index, code, amount)
+            book.shrink_growth()
+        raise ChainRefused(index, code, amount)
+
+    # Rolls
+
+    async def _roll_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._roll_interval_s)
+            try:
+                await self.roll()
+            except Exception as exc:  # the next tick retries; nothing is lost by waiting
+                logger.warning("credit lease roll failed", extra={"error": repr(exc)})
+
+    async def roll(self, *, shrink_all: bool = False) -> None:
+        """Book what every lease's settled requests used; shrink idle leases."""
+        now = self._now()
+        rolls: list[Roll] = []
+        for chain, book in list(self._books.items()):
+            for lease in book.leases:
+                shrink = shrink_all or lease.retired or now - lease.last_used >= self._idle_s
+                planned = leases.plan_roll(
+                    lease, shrink=shrink, new_hold_id=new_id(), timeout_s=self._timeout_s)
+                if planned is not None:
+                    rolls.append(planned)
+            self._forget(chain, book)
+        if self._on_roll is not None:
+            self._on_roll()
+        if rolls:
+            await asyncio.gather(*(self._commit(roll) for roll in rolls))
+        for chain, book in list(self._books.items()):
+            self._forget(chain, book)
+
+    async def _commit(self, roll: Roll) -> None:
+        try:
+            results = await self._batcher.submit(
+                roll.transfers, also=booked_with(roll.records, roll.booking_id))
+        except Exception:
+            leases.roll_failed(roll, expired=False)
+            raise
+        await self._charge_unpaid_overages(roll, [r.result for r in results[roll.chain_length:]])
+        failed = first_failure([r.result for r in results[:roll.chain_length]])
+        if failed is None:
+            leases.roll_committed(roll)
+            return
+        expired = failed[1] in _EXPIRED
+        leases.roll_failed(roll, expired=expired)
+        if expired:
+            self.lost_records += len(roll.records) + len(roll.lease.records)
+        logger.error("credit lease roll refused by the ledger", extra={
+            "code": failed[1].name, "records": len(roll.records), "expired": expired})
+
+    async def _charge_unpaid_overages(self, roll: Roll, results: list[CreateTransferResult]) -> None:
+        """Book to ``tg:overage`` what a commitment could not pay beyond a request's hold."""
+        budgets, commitment = roll.lease.plan.budget_accounts, roll.lease.plan.commitment_account
+        per_overage = len(budgets) + 1
+        unpaid = [
+            hold_plan.overage_fallback(HoldPlan(hold_id, amount, budgets, commitment), overage)
+            for i, (hold_id, amount, overage) in enumerate(roll.overages)
+            if results[(i + 1) * per_overage - 1] is CreateTransferResult.EXCEEDS_CREDITS
+        ]
+        if unpaid:
+            logger.warning("overage beyond the commitment booked as owed", extra={"overages": len(unpaid)})
+            await self._batcher.submit(unpaid)
+
+    def _forget(self, chain: Chain, book: LeaseBook) -> None:
+        book.forget_closed()
+        if not book.leases and chain not in self._growing:
+            del self._books[chain]
+
+
+def first_failure(results: list[CreateTransferResult]) -> tuple[int, CreateTransferResult] | None:
+    """The member that failed a chain (the others say ``linked_event_failed``), if any."""
+    if all(result.succeeded for result in results):
+        return None
+    for index, result in enumerate(results):
+        if not result.succeeded and result is not CreateTransferResult.LINKED_EVENT_FAILED:
+            return index, result
+    return len(results) - 1, results[-1]
+
+
+def _release_abandoned(done: asyncio.Future[Lease], amount: int) -> None:
+    if not done.cancelled() and done.exception() is None:
+        done.result().release(amount)
+
+
+_prefix: tuple[int, str] = (0, "")
+_sequence = itertools.count()
+
+
+def new_id() -> str:
+    """Unique, never a caller's request id (a reused request id must not reuse a reservation).
+
+    A random prefix per process (drawn again after a fork) and a counter: as unique as 24
+    random bytes for this purpose, at a tenth of the cost on the hot path.
+    """
+    global _prefix
+    pid = os.getpid()
+    if _prefix[0] != pid:
+        _prefix = (pid, os.urandom(8).hex())
+    return f"{_prefix[1]}{next(_sequence):x}"
