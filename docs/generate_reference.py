@@ -7,7 +7,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from tenantgate.settings import DeploymentSettings, ModelSettings, RateSettings, Settings
+from tenantgate.settings import (
+    DeploymentSettings,
+    ModelSettings,
+    RateLimitRule,
+    RateSettings,
+    ResidencyRule,
+    Settings,
+)
 
 OUT = Path(__file__).parent / "reference" / "settings.md"
 
@@ -58,6 +65,15 @@ def main() -> None:
               "added through the admin API join these (see docs/credits.md, The rate card).", "",
               "| field | default | meaning |", "|---|---|---|"]
     lines += [r.replace("| `", "| `credits.rate_card[].", 1) for r in _rows(RateSettings)]
+    lines += ["", "## Residency rules (`routing.compartments`)", "",
+              "Each rule names a compartment path and covers its descendants; the nearest rule wins.",
+              "See [routing](../routing.md).", "", "| field | default | meaning |", "|---|---|---|"]
+    lines += [r.replace("| `", "| `routing.compartments[].", 1) for r in _rows(ResidencyRule)]
+    lines += ["", "## Rate limit rules (`rate_limits.rules`)", "",
+              "Each rule counts the calls of a key, user, compartment or model over a sliding 60-second",
+              "window (and those in progress); a call over any rule that applies gets 429. See",
+              "[rate limits](../rate-limits.md).", "", "| field | default | meaning |", "|---|---|---|"]
+    lines += [r.replace("| `", "| `rate_limits.rules[].", 1) for r in _rows(RateLimitRule)]
     lines += [""]
     OUT.write_text("\n".join(lines))
 

@@ -9,6 +9,7 @@ answer's usage into a settlement, so the pipeline's flow stays readable top-down
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from tenantgate.credits.metering import Candidate, Hold, Metering, Payer
 from tenantgate.iam.access_snapshot import CompartmentRecord
@@ -32,17 +33,30 @@ def payer_of(caller: Caller, compartment: CompartmentRecord | None, root_id: str
 
 
 def candidates_of(backends: Sequence[Backend]) -> list[Candidate]:
-    return [Candidate(b.info.upstream_model, b.info.region) for b in backends]
+    return [Candidate(b.info.upstream_model, b.info.region, b.info.capacity_class) for b in backends]
 
 
-def settle(metering: Metering, hold: Hold, usage: Usage | None, backend: Backend) -> int:
-    """Post the answer's cost; without reported usage, the prompt bound and no output (estimated)."""
+def settle(metering: Metering, hold: Hold, usage: Usage | None, backend: Backend, trail: Trail) -> int:
+    """Charge the answer's cost; without reported usage, the prompt bound and no output (estimated)."""
+    info = backend.info
     if usage is None:
-        return metering.settle(hold, prompt_tokens=hold.prompt_tokens_max, completion_tokens=0,
-                               cached_tokens=0, region=backend.info.region, estimated=True,
-                               deployment=backend.info.label)
+        usage = Usage(prompt_tokens=hold.prompt_tokens_max, completion_tokens=0, estimated=True)
     return metering.settle(
         hold, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-        cached_tokens=usage.cached_tokens, region=backend.info.region, estimated=usage.estimated,
-        deployment=backend.info.label,
+        cached_tokens=usage.cached_tokens, estimated=usage.estimated, region=info.region,
+        deployment=info.label, deployment_type=info.capacity_class, latency_ms=trail.latency_ms(),
+        attempts=trail.attempt_trail(),
     )
+
+
+def release(metering: Metering, hold: Hold, trail: Trail) -> None:
+    """Free the hold of a call that failed before anything reached the client, recording how it went."""
+    metering.release(hold, latency_ms=trail.latency_ms(), attempts=trail.attempt_trail())
+
+
+class Trail(Protocol):
+    """How the call went so far, for its usage record (the pipeline's ``Outcome``)."""
+
+    def latency_ms(self) -> int: ...
+
+    def attempt_trail(self) -> list[str]: ...

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from tenantgate.providers.base import Backend, DeploymentInfo, Operation
 from tenantgate.providers.registry import BackendServices, build_backend
-from tenantgate.settings import ModelSettings, Settings
+from tenantgate.settings import ModelRoutingSettings, ModelSettings, Settings
 
 
 @dataclass(slots=True)
@@ -19,6 +19,7 @@ class ModelEntry:
     created: int
     backends: list[Backend]
     operations: frozenset[Operation] = field(default_factory=frozenset)
+    routing: ModelRoutingSettings = field(default_factory=ModelRoutingSettings)
 
     def to_openai(self) -> dict[str, object]:
         """OpenAI's Model object."""
@@ -72,8 +73,15 @@ def build_catalog(settings: Settings, services: BackendServices) -> Catalog:
                 upstream_model=deployment.model,
                 region=deployment.region,
                 index=index,
+                cloud=deployment.cloud,
+                residency=frozenset(deployment.residency),
+                capacity_class=deployment.capacity_class,
+                throughput_tokens_per_min=deployment.throughput_tokens_per_min,
+                concurrent_requests_max=deployment.concurrent_requests_max,
+                weight=deployment.weight,
+                priority=deployment.priority,
             )
             backends.append(build_backend(deployment, info, services))
         operations = frozenset(op for b in backends for op in b.capabilities.operations)
-        entries.append(ModelEntry(model.name, model.owned_by, created, backends, operations))
+        entries.append(ModelEntry(model.name, model.owned_by, created, backends, operations, model.routing))
     return Catalog(entries)

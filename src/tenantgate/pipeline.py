@@ -1,17 +1,23 @@
-"""The hot path, top-down: authenticate -> authorize -> (hold) -> route+call -> (settle) -> record.
+"""The hot path, top-down: authenticate -> authorize -> (rate limit) -> (hold) -> route+call -> (settle).
 
 Every inference request passes through :class:`Pipeline` exactly once. Credits holds and
-settlement, guardrails and audit plug in at the marked steps; routing chooses the order of
-deployments (configured order today) and :func:`routing.failover.may_fail_over` decides when
-to move on. Failover happens only while nothing has reached the client: for streams the
-first piece is awaited before the response starts.
+settlement, guardrails and audit plug in at the marked steps; the router (``routing/``)
+orders the eligible deployments (residency, breakers, strategies), ``routing.attempts``
+plans retries and failover, and :func:`routing.failover.may_fail_over` decides when to
+move on. Failover happens only while nothing has reached the client: for streams the first
+piece is awaited before the response starts. When every deployment failed, an allowed
+fallback model gets its own credit hold, so the answer is charged once, at its price.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -21,7 +27,6 @@ from tenantgate.catalog import Catalog, ModelEntry
 from tenantgate.credits.metering import Hold, Metering
 from tenantgate.errors import (
     ModelNotFound,
-    NoDeploymentAvailable,
     TenantgateError,
     UnsupportedParameter,
     UpstreamBadResponse,
@@ -33,7 +38,11 @@ from tenantgate.iam.access_snapshot import CompartmentRecord
 from tenantgate.iam.principal import ANONYMOUS_CALLER, Caller, Principal
 from tenantgate.observability.metrics import GatewayMetrics
 from tenantgate.providers.base import Backend, Operation, Reply, StreamPiece, Usage
-from tenantgate.routing.failover import may_fail_over
+from tenantgate.ratelimit import NOT_LIMITED, Admission, RateLimiter
+from tenantgate.routing.attempts import Attempt, Attempts
+from tenantgate.routing.failover import may_fail_over, may_fall_back
+from tenantgate.routing.router import Router
+from tenantgate.settings import RoutingSettings
 from tenantgate.usage_estimate import estimate_usage
 
 logger = logging.getLogger("tenantgate.pipeline")
@@ -65,6 +74,21 @@ class Outcome:
     failed_attempts: list[str] = field(default_factory=list)
     cost: int | None = None
     """Micro-credits charged, when credits are on (a stream's is known only at its end)."""
+    attempt_id: str | None = None
+    """The attempt that answered: ``<request id>-a<N>`` (failed ones are logged with theirs)."""
+    admission: Admission = NOT_LIMITED
+    """The call's rate-limit charge: its ``x-ratelimit-*`` headers, ended when the call ends."""
+    budget_left: int | None = None
+    """What the caller's own budgets have left (micro-credits), when credits are on and it has one."""
+    started_at: float = field(default_factory=time.monotonic)
+
+    def latency_ms(self) -> int:
+        """Milliseconds since the call started (for its usage record)."""
+        return round((time.monotonic() - self.started_at) * 1000)
+
+    def attempt_trail(self) -> list[str]:
+        """The failed attempts (``deployment:code``), then the attempt that answered, if one did."""
+        return [*self.failed_attempts, *([self.attempt_id] if self.attempt_id else [])]
 
 
 class Pipeline:
@@ -72,12 +96,17 @@ class Pipeline:
 
     def __init__(
         self, catalog: Catalog, access: AccessControl, metrics: GatewayMetrics,
-        metering: Metering | None = None,
+        metering: Metering | None = None, router: Router | None = None,
+        rate_limits: RateLimiter | None = None,
     ) -> None:
         self.catalog = catalog
         self.access = access
         self._metrics = metrics
         self.metering = metering
+        self.rate_limits = rate_limits
+        self.router = router or Router(
+            catalog, RoutingSettings(), clock=time.monotonic, rng=random.Random()  # noqa: S311 (not security)
+        )
 
     async def authenticate(
         self, authorization: str | None, *, ip: str | None = None, request_id: str | None = None
@@ -106,95 +135,189 @@ class Pipeline:
             regions=[backend.info.region for backend in entry.backends],
         )
 
-    def _candidates(self, call: InferenceCall) -> tuple[list[Backend], CompartmentRecord | None]:
-        """The deployments that may answer (they serve the operation, in a region the caller may
-        use) and the compartment the call acts in (None for ungoverned callers)."""
+    def _candidates(
+        self, call: InferenceCall, tries: Attempts | None = None
+    ) -> tuple[list[Backend], CompartmentRecord | None]:
+        """The deployments that may answer, in the order to try them, and the compartment the
+        call acts in (None for ungoverned callers).
+
+        Eligible: they serve the operation, in a region the caller may use, with the residency
+        the compartment's rule requires; the router then skips open breakers and applies the
+        model's strategies. ``tries`` (when given) plans its attempts on that order.
+        """
         entry = self.resolve(call)
         backends = [b for b in entry.backends if call.operation in b.capabilities.operations]
-        if not call.caller.principal.governed:
-            return backends, None
-        grant = self.access.authorize_inference(
-            call.caller, operation=call.operation.value, model=call.model,
-            regions=[b.info.region for b in backends],
+        compartment: CompartmentRecord | None = None
+        if call.caller.principal.governed:
+            grant = self.access.authorize_inference(
+                call.caller, operation=call.operation.value, model=call.model,
+                regions=[b.info.region for b in backends],
+            )
+            backends = [b for b in backends if b.info.region in grant.regions]
+            compartment = grant.compartment
+        rule = self.router.rule_for(compartment.path if compartment is not None else None)
+        decision = self.router.order(entry.name, backends, rule)
+        if tries is not None:
+            tries.begin_model(self.router.route(entry.name), decision)
+        return [state.backend for state in decision.states], compartment
+
+    async def _admit(
+        self, call: InferenceCall, backends: list[Backend], compartment: CompartmentRecord | None,
+        outcome: Outcome,
+    ) -> None:
+        """Charge the call's rate limits once, before any hold or upstream (429 when over one)."""
+        if self.rate_limits is None or outcome.admission is not NOT_LIMITED:
+            return
+        outcome.admission = await self.rate_limits.admit(
+            call.caller.principal, compartment, model=call.model, operation=call.operation.value,
+            body=call.body, upstream_models=[b.info.upstream_model for b in backends],
         )
-        return [b for b in backends if b.info.region in grant.regions], grant.compartment
+        outcome.admission.raise_if_refused()
 
     async def _hold(
-        self, call: InferenceCall, backends: list[Backend], compartment: CompartmentRecord | None
+        self, call: InferenceCall, backends: list[Backend], compartment: CompartmentRecord | None,
+        outcome: Outcome,
     ) -> Hold | None:
         """Reserve the call's maximum cost before any upstream sees it (429 if it cannot be covered)."""
         if self.metering is None or not backends:
             return None
         tenancy = self.access.snapshot.tenancy
-        return await self.metering.hold(
+        hold = await self.metering.hold(
             model=call.model, operation=call.operation.value, body=call.body,
             request_id=call.request_id, candidates=billing.candidates_of(backends),
             payer=billing.payer_of(call.caller, compartment, tenancy.id if tenancy else None),
         )
+        outcome.budget_left = self.metering.budget_left(hold.payer)
+        return hold
 
-    def _attempt_failed(self, backend: Backend, error: TenantgateError, outcome: Outcome) -> None:
-        outcome.failed_attempts.append(f"{backend.info.label}:{error.code}")
-        self._metrics.upstream_error(backend.info.provider, error.code)
+    def _attempt_failed(self, attempt: Attempt, error: TenantgateError, outcome: Outcome) -> None:
+        info = attempt.state.info
+        outcome.failed_attempts.append(f"{info.label}:{error.code}")
+        self._metrics.upstream_error(info.provider, error.code)
         logger.warning(
             "upstream attempt failed",
-            extra={"deployment": backend.info.label, "error_code": error.code,
-                   "error": error.message},
+            extra={"request_id": attempt.request_id, "attempt_id": attempt.attempt_id,
+                   "deployment": info.label, "error_code": error.code, "error": error.message},
         )
 
+    def _answered(self, attempt: Attempt, outcome: Outcome) -> None:
+        outcome.deployment = attempt.state.info.label
+        outcome.attempt_id = attempt.attempt_id
+        level = logging.INFO if outcome.attempts > 1 else logging.DEBUG  # a retry's trail ends here
+        if logger.isEnabledFor(level):
+            logger.log(level, "upstream attempt answered", extra={
+                "request_id": attempt.request_id, "attempt_id": attempt.attempt_id,
+                "deployment": outcome.deployment, "delay_ms": round(attempt.delay_s * 1000, 1)})
+
+    def _fallback(
+        self, call: InferenceCall, compartment: CompartmentRecord | None, error: BaseException,
+        tries: Attempts,
+    ) -> InferenceCall:
+        """The call to the next fallback model where the policy allows one; else re-raise ``error``."""
+        if not isinstance(error, TenantgateError) or not may_fall_back(error) or not tries.attempts_left:
+            raise error
+        rule = self.router.rule_for(compartment.path if compartment is not None else None)
+        if rule is not None and not rule.allow_model_fallback:
+            raise error
+        for name in self.router.route(tries.models[0]).fallbacks:
+            entry = self.catalog.get(name)
+            if (name in tries.models or entry is None or call.operation not in entry.operations
+                    or not self.may_use(call.caller, entry)):
+                continue
+            logger.warning("falling back to another model", extra={
+                "request_id": call.request_id, "model": call.model, "fallback": name,
+                "error_code": error.code})
+            return replace(call, model=name)
+        raise error
+
     async def complete(self, call: InferenceCall, outcome: Outcome) -> Reply:
-        """Answer a non-streaming call, failing over between deployments in order."""
-        backends, compartment = self._candidates(call)
-        hold = await self._hold(call, backends, compartment)
+        """Answer a non-streaming call; its rate-limit admission ends however the call ends."""
         try:
-            reply, backend = await self._first_reply(call, backends, outcome)
-        except BaseException:
-            if hold is not None and self.metering is not None:
-                self.metering.release(hold)
-            raise
+            return await self._complete(call, outcome)
+        finally:
+            outcome.admission.end(outcome.usage)
+
+    async def _complete(self, call: InferenceCall, outcome: Outcome) -> Reply:
+        """Fail over between deployments, then to allowed fallbacks."""
+        tries = Attempts(self.router, call.request_id)
+        while True:
+            backends, compartment = self._candidates(call, tries)
+            await self._admit(call, backends, compartment, outcome)
+            hold = await self._hold(call, backends, compartment, outcome)
+            try:
+                reply, backend = await self._first_reply(call, outcome, tries)
+                break
+            except BaseException as error:
+                if hold is not None and self.metering is not None:
+                    billing.release(self.metering, hold, outcome)
+                call = self._fallback(call, compartment, error, tries)  # re-raises when there is none
         if hold is not None and self.metering is not None:
-            outcome.cost = billing.settle(self.metering, hold, reply.usage, backend)
+            outcome.cost = billing.settle(self.metering, hold, reply.usage, backend, outcome)
         return reply
 
     async def _first_reply(
-        self, call: InferenceCall, backends: list[Backend], outcome: Outcome
+        self, call: InferenceCall, outcome: Outcome, tries: Attempts
     ) -> tuple[Reply, Backend]:
-        last_error: TenantgateError | None = None
-        for backend in backends:
+        while (attempt := tries.next()) is not None:
+            backend = attempt.state.backend
+            if attempt.delay_s:
+                await asyncio.sleep(attempt.delay_s)
             outcome.attempts += 1
+            tries.start(attempt)
             try:
                 reply = await backend.complete(call.operation, call.body)
             except TenantgateError as error:
-                self._attempt_failed(backend, error, outcome)
+                tries.failed(attempt, error)
+                self._attempt_failed(attempt, error, outcome)
                 if not may_fail_over(error):
                     raise
-                last_error = error
                 continue
-            outcome.deployment = backend.info.label
+            except BaseException:
+                tries.abandon(attempt)
+                raise
+            tries.first_byte(attempt)
+            tries.end(attempt, None)
+            self._answered(attempt, outcome)
             outcome.usage = reply.usage
             return reply, backend
-        raise last_error or NoDeploymentAvailable()
+        raise tries.exhausted()
 
     async def open_stream(self, call: InferenceCall, outcome: Outcome) -> StreamSession:
-        """Start a streaming answer: fail over until a deployment yields its first piece."""
-        backends, compartment = self._candidates(call)
-        hold = await self._hold(call, backends, compartment)
+        """Start a streaming answer; its rate-limit admission ends with the stream (or the failure)."""
         try:
-            session = await self._first_piece(call, backends, outcome)
+            session = await self._open_stream(call, outcome)
         except BaseException:
-            if hold is not None and self.metering is not None:
-                self.metering.release(hold)
+            outcome.admission.end(outcome.usage)
             raise
-        if hold is not None and self.metering is not None:
-            metering, backend = self.metering, session.backend
-            session.on_end = lambda usage: billing.settle(metering, hold, usage, backend)
+        session.admission = outcome.admission
         return session
 
-    async def _first_piece(
-        self, call: InferenceCall, backends: list[Backend], outcome: Outcome
-    ) -> StreamSession:
-        last_error: TenantgateError | None = None
-        for backend in backends:
+    async def _open_stream(self, call: InferenceCall, outcome: Outcome) -> StreamSession:
+        """Fail over until a deployment (or fallback) yields its first piece."""
+        tries = Attempts(self.router, call.request_id)
+        while True:
+            backends, compartment = self._candidates(call, tries)
+            await self._admit(call, backends, compartment, outcome)
+            hold = await self._hold(call, backends, compartment, outcome)
+            try:
+                session = await self._first_piece(call, outcome, tries)
+                break
+            except BaseException as error:
+                if hold is not None and self.metering is not None:
+                    billing.release(self.metering, hold, outcome)
+                call = self._fallback(call, compartment, error, tries)  # re-raises when there is none
+        if hold is not None and self.metering is not None:
+            metering, backend = self.metering, session.backend
+            session.on_end = lambda usage: billing.settle(metering, hold, usage, backend, outcome)
+        return session
+
+    async def _first_piece(self, call: InferenceCall, outcome: Outcome, tries: Attempts) -> StreamSession:
+        while (attempt := tries.next()) is not None:
+            backend = attempt.state.backend
+            if attempt.delay_s:
+                await asyncio.sleep(attempt.delay_s)
             outcome.attempts += 1
+            tries.start(attempt)
             pieces = backend.stream(call.operation, call.body)
             try:
                 first = await anext(pieces)
@@ -204,16 +327,20 @@ class Pipeline:
                 error = exc
             except BaseException:
                 await pieces.aclose()
+                tries.abandon(attempt)
                 raise
             else:
-                outcome.deployment = backend.info.label
-                return StreamSession(call, first, pieces, outcome, backend)
+                tries.first_byte(attempt)
+                self._answered(attempt, outcome)
+                session = StreamSession(call, first, pieces, outcome, backend)
+                session.on_finish = partial(tries.stream_ended, attempt)
+                return session
             await pieces.aclose()
-            self._attempt_failed(backend, error, outcome)
+            tries.failed(attempt, error)
+            self._attempt_failed(attempt, error, outcome)
             if not may_fail_over(error):
                 raise error
-            last_error = error
-        raise last_error or NoDeploymentAvailable()
+        raise tries.exhausted()
 
 
 class StreamSession:
@@ -240,6 +367,13 @@ class StreamSession:
         self.completed = False
         self.on_end: Callable[[Usage], int] | None = None
         """Called once when the stream ends however it ends (settlement), with what it used."""
+        self.on_finish: Callable[[TenantgateError | None, bool], None] | None = None
+        """Called once at the end with the mid-stream failure (if any) and whether the upstream
+        finished its answer: the deployment's health learns from the whole stream."""
+        self._failure: TenantgateError | None = None
+        self._upstream_finished = False
+        self.admission: Admission = NOT_LIMITED
+        """The call's rate-limit charge, ended with the stream (slots released, tokens corrected)."""
 
     def end(self) -> None:
         """Settle once, however the stream ended: with the upstream's usage, else a flagged estimate.
@@ -247,10 +381,19 @@ class StreamSession:
         Called when the frames end, and again (harmlessly) by the API layer when the response
         is over, which covers a client that left before the first frame was even pulled.
         """
+        on_finish, self.on_finish = self.on_finish, None
+        if on_finish is not None:
+            on_finish(self._failure, self._upstream_finished)
         on_end, self.on_end = self.on_end, None
-        if on_end is not None:
-            usage = self.outcome.usage or estimate_usage(self._call.body, self.content_chunks)
-            self.outcome.cost = on_end(usage)
+        admission, self.admission = self.admission, NOT_LIMITED
+        if on_end is None and admission is NOT_LIMITED:
+            return
+        usage = self.outcome.usage or estimate_usage(self._call.body, self.content_chunks)
+        try:
+            if on_end is not None:
+                self.outcome.cost = on_end(usage)
+        finally:
+            admission.end(usage)
 
     async def frames(self) -> AsyncIterator[bytes]:
         """SSE frames for the client, ending in ``[DONE]`` or an error event."""
@@ -266,7 +409,9 @@ class StreamSession:
                     continue
                 self.content_chunks += 1
                 yield b"data: " + piece.data + b"\n\n"
+            self._upstream_finished = True
         except TenantgateError as error:
+            self._failure = error
             yield error_frame(_as_interruption(error))
             return
         finally:

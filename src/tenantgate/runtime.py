@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from tenantgate.audit import AuditRecorder, AuditStore
 from tenantgate.catalog import Catalog, build_catalog
 from tenantgate.credits.metering import Metering
+from tenantgate.deployments import build_router, health
 from tenantgate.iam.access_control import AccessControl
 from tenantgate.iam.denial_audit import denial_entry
 from tenantgate.iam.store import IdentityStore
@@ -22,6 +23,7 @@ from tenantgate.storage import Database, InvalidDatabaseUrl, check_at_head, upgr
 
 if TYPE_CHECKING:
     from tenantgate.credits.rate_card_source import RateCardSource
+    from tenantgate.ratelimit import RateLimiter
 
 logger = logging.getLogger("tenantgate")
 
@@ -62,7 +64,13 @@ class Gateway:
         )
         self.metering = self._metering() if settings.credits.enabled else None
         self.rate_cards = self._rate_cards()
-        self.pipeline = Pipeline(self.catalog, self.access, self.metrics, self.metering)
+        self.rate_limits = self._rate_limits()
+        self.router = build_router(self.catalog, settings.routing, self.metering)
+        self.pipeline = Pipeline(self.catalog, self.access, self.metrics, self.metering,
+                                 rate_limits=self.rate_limits, router=self.router)
+        self.metrics.watch_deployments(lambda: [
+            (row.model, row.deployment, row.breaker_code, row.in_flight,
+             None if row.ewma_ttft_ms is None else row.ewma_ttft_ms / 1000) for row in health(self.router)])
         self._watch_governance()
         self.ready = False
 
@@ -74,6 +82,8 @@ class Gateway:
             await check_at_head(self.database.engine)
         self.audit.start()
         await self.access.start()
+        if self.rate_limits is not None:
+            await self.rate_limits.start()
         if self.metering is not None:
             await self.rate_cards.start()  # before the first hold: prices from the database too
             await self.metering.start()
@@ -104,6 +114,21 @@ class Gateway:
                               on_alert=lambda event: self.audit.record(alert_entry(event)))
         return Metering(self.settings.credits, store, output_caps=caps, clock=_utc_now, alerts=alerts)
 
+    def _rate_limits(self) -> RateLimiter | None:
+        """The rate limiter when rules are configured (in-process, or Redis with ``redis_url``)."""
+        from tenantgate.catalog import configured_models
+        from tenantgate.ratelimit import build_rate_limiter
+
+        caps = {model.name: model.max_output_tokens for model in configured_models(self.settings)}
+        limiter = build_rate_limiter(self.settings.rate_limits, caps)
+        if limiter is not None:
+            self.metrics.watch("tenantgate_ratelimit_refused", "Calls refused by a rate limit (total).",
+                               lambda: limiter.refused)
+            self.metrics.watch("tenantgate_ratelimit_store_errors",
+                               "Rate-limit store (Redis) calls that failed (total).",
+                               lambda: limiter.store_errors)
+        return limiter
+
     def _rate_cards(self) -> RateCardSource:
         """The rate card's source; it feeds metering when credits are on (else only the admin API)."""
         from tenantgate.credits.rate_card_source import RateCardSource
@@ -132,6 +157,8 @@ class Gateway:
         await self.rate_cards.aclose()
         if self.metering is not None:
             await self.metering.aclose()  # writes the settlements still queued
+        if self.rate_limits is not None:
+            await self.rate_limits.aclose()  # sends the slot releases still in flight
         await self.catalog.aclose()
         await self.transport.aclose()
         await self.audit.aclose()  # after everything that may still report a denial

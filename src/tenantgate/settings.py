@@ -154,6 +154,111 @@ class LocalSettings(_Section):
     )
 
 
+StrategyName = Literal["priority", "weighted", "least_latency", "lowest_cost", "least_busy"]
+
+
+class BreakerSettings(_Section):
+    """The circuit breaker kept per deployment from live traffic (docs/routing.md)."""
+
+    enabled: bool = Field(True, description="Skip deployments whose recent attempts mostly failed.")
+    window_s: float = Field(30.0, gt=0, description="Sliding window over which the failure ratio is taken.")
+    min_requests: int = Field(
+        10, ge=1, description="Attempts in the window before the breaker may open."
+    )
+    failure_ratio: float = Field(
+        0.5, gt=0, le=1, description="Failed share of the window's attempts that opens the breaker."
+    )
+    cooldown_s: float = Field(
+        10.0, gt=0, description="How long an open breaker skips the deployment before a half-open probe."
+    )
+    half_open_probes: int = Field(
+        1, ge=1, description="Probe requests let through at once while half-open; one success closes it."
+    )
+
+
+class RetrySettings(_Section):
+    """How one request retries and fails over, and the budget that bounds retries overall."""
+
+    attempts_max: int = Field(
+        3, ge=1, le=20, description="Upstream attempts per request, all deployments and fallbacks together."
+    )
+    same_deployment_retries: int = Field(
+        0, ge=0, le=5,
+        description="Retries of a deployment once every other candidate was tried (0: failover only).",
+    )
+    backoff_base_ms: int = Field(
+        100, ge=0, description="First retry's backoff before jitter; doubles each retry."
+    )
+    backoff_max_ms: int = Field(2_000, ge=0, description="Largest backoff before jitter.")
+    retry_after_max_s: float = Field(
+        5.0, ge=0,
+        description=(
+            "Longest upstream Retry-After the gateway waits out before retrying the same deployment; "
+            "a longer one ends the request with the upstream's 429 and its hint."
+        ),
+    )
+    rate_limit_cooldown_s: float = Field(
+        1.0, ge=0,
+        description="How long a 429 without Retry-After moves its deployment to the back of the order.",
+    )
+    rate_limit_cooldown_max_s: float = Field(
+        60.0, ge=0,
+        description="Longest an upstream's Retry-After keeps its deployment at the back of the order.",
+    )
+    budget_ratio: float = Field(
+        0.2, ge=0, description="Retries earned per request (per model): 0.2 is one retry per five requests."
+    )
+    budget_burst: float = Field(10.0, ge=0, description="Most retries the budget can save up (per model).")
+    budget_refill_per_s: float = Field(
+        1.0, ge=0, description="Retries the budget earns per second regardless of traffic (per model)."
+    )
+
+
+class LatencySettings(_Section):
+    """The time-to-first-token average that ``least_latency`` routes on."""
+
+    ewma_alpha: float = Field(
+        0.3, gt=0, le=1, description="Weight of each new time-to-first-token sample in the moving average."
+    )
+    tie_ms: float = Field(
+        20.0, ge=0, description="Averages both under this many milliseconds count as equally fast."
+    )
+    tie_ratio: float = Field(
+        0.2, ge=0, description="Averages within this ratio of each other (one band) count as equally fast."
+    )
+    explore_ratio: float = Field(
+        0.05, ge=0, le=1,
+        description="Share of least_latency decisions sent to a random deployment (to notice recoveries).",
+    )
+
+
+class ResidencyRule(_Section):
+    """Where a compartment's requests may be served, and whether they may change model."""
+
+    compartment: str = Field(
+        description="Compartment path (`Finance:EU` or `Finance/EU`); the rule covers its descendants too."
+    )
+    residency: list[str] = Field(
+        default_factory=list,
+        description="Residency tags a deployment must carry one of (e.g. eu); empty: no constraint.",
+    )
+    allow_model_fallback: bool = Field(
+        True, description="Whether requests may fall back to another model (models[].routing.fallbacks)."
+    )
+
+
+class RoutingSettings(_Section):
+    """Deployment health, retries and residency rules shared by every model (docs/routing.md)."""
+
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    latency: LatencySettings = Field(default_factory=LatencySettings)
+    compartments: list[ResidencyRule] = Field(
+        default_factory=list,
+        description="Residency rules by compartment path; the nearest rule above a compartment applies.",
+    )
+
+
 class DeploymentSettings(BaseModel):
     """One place a model is served: a provider, an endpoint, an upstream model and a credential.
 
@@ -170,6 +275,24 @@ class DeploymentSettings(BaseModel):
     credential_env: str | None = Field(None, description="Environment variable holding the secret.")
     credential_file: str | None = Field(None, description="File holding the secret.")
     timeouts: UpstreamTimeouts | None = Field(None, description="Overrides of upstream.timeouts.")
+    cloud: str | None = Field(None, description="Cloud the deployment runs in (e.g. azure, oci), for views.")
+    residency: list[str] = Field(
+        default_factory=list,
+        description="Residency tags (e.g. eu, us, sovereign); pinned compartments use only matching ones.",
+    )
+    capacity_class: Literal["on_demand", "dedicated"] = Field(
+        "on_demand", description="Shared pay-per-token capacity, or dedicated capacity of a known size."
+    )
+    throughput_tokens_per_min: int | None = Field(
+        None, ge=1, description="A dedicated deployment's throughput, in tokens per minute."
+    )
+    concurrent_requests_max: int | None = Field(
+        None, ge=1, description="A dedicated deployment's concurrent requests (least_busy divides by it)."
+    )
+    weight: int = Field(1, ge=0, description="Traffic share under the weighted strategy (0: failover only).")
+    priority: int | None = Field(
+        None, description="Order under the priority strategy, lowest first (default: position in the list)."
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -179,6 +302,37 @@ class DeploymentSettings(BaseModel):
     def provider_options(self) -> dict[str, Any]:
         """The provider-specific fields, for the provider to validate."""
         return dict(self.model_extra or {})
+
+    @model_validator(mode="after")
+    def _dedicated_has_a_size(self) -> DeploymentSettings:
+        sized = self.throughput_tokens_per_min or self.concurrent_requests_max
+        if self.capacity_class == "dedicated" and not sized:
+            raise ValueError(
+                "a dedicated deployment needs throughput_tokens_per_min or concurrent_requests_max"
+            )
+        return self
+
+
+class ModelRoutingSettings(_Section):
+    """How one model picks among its deployments, and which models it may fall back to."""
+
+    strategy: list[StrategyName] = Field(
+        default_factory=lambda: list[StrategyName](["priority"]),
+        description="Strategies in order; each later one breaks the ties of those before it.",
+    )
+    fallbacks: list[str] = Field(
+        default_factory=list,
+        description="Models tried, in order, when every deployment failed (where the compartment allows it).",
+    )
+    attempts_max: int | None = Field(None, ge=1, le=20, description="Overrides routing.retry.attempts_max.")
+    same_deployment_retries: int | None = Field(
+        None, ge=0, le=5, description="Overrides routing.retry.same_deployment_retries."
+    )
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
 
 class ModelSettings(_Section):
@@ -191,6 +345,7 @@ class ModelSettings(_Section):
         None, ge=1,
         description="The model's output cap: what a credit hold assumes when a request sets no max_tokens.",
     )
+    routing: ModelRoutingSettings = Field(default_factory=ModelRoutingSettings)
 
 
 class RateSettings(_Section):
@@ -279,6 +434,56 @@ class IdempotencySettings(_Section):
     )
 
 
+class RateLimitRule(_Section):
+    """One rate limit: whose calls it counts (``scope`` + ``match``), on which models, how many.
+
+    Every rule that applies to a call is checked and charged at once, all or nothing; rules
+    counting the same thing share a counter (the smallest limit wins). Windows slide over 60 s.
+    """
+
+    scope: Literal["key", "user", "compartment", "model"] = Field(description=(
+        "What is counted: an API key (static keys too), a user (all their keys), a compartment "
+        "(the one a call acts in, sub-compartments included) or a public model (all callers)."))
+    match: str = Field("*", description=(
+        "`*`: each key / user / compartment / model separately. Else one key or user id, "
+        "compartment id or path (`Finance:Risk`), or model name: that one only."))
+    model: str | None = Field(None, description=(
+        "Only calls to this public model (unset: any model, counted together; `*`: each model apart)."))
+    requests_per_minute: int | None = Field(None, ge=1, description="Requests in any 60-second window.")
+    tokens_per_minute: int | None = Field(None, ge=1, description=(
+        "Tokens in any 60-second window: the call's estimate (prompt bound + max_tokens) on "
+        "admission, corrected to its usage when it ends."))
+    concurrent_requests: int | None = Field(None, ge=1, description="Calls in progress at once.")
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> RateLimitRule:
+        if (self.requests_per_minute, self.tokens_per_minute, self.concurrent_requests) == (None,) * 3:
+            raise ValueError("a rate limit rule needs requests_per_minute, tokens_per_minute or "
+                             "concurrent_requests")
+        return self
+
+
+class RateLimitSettings(_Section):
+    """Rate limits on inference calls (docs/rate-limits.md): in-process, or exact across replicas."""
+
+    rules: list[RateLimitRule] = Field(default_factory=list, description="The limits; none: unlimited.")
+    redis_url: str | None = Field(None, description=(
+        "Redis shared by every replica for exact limits (`redis://HOST:6379/0`). Unset: each "
+        "process counts alone (N replicas admit up to N times a limit)."))
+    redis_key_prefix: str = Field("tg:rl:", description="Prefix of every Redis key the limits use.")
+    redis_timeout_ms: int = Field(250, ge=1, le=10_000, description="Deadline of one Redis round trip.")
+    on_store_error: Literal["open", "closed"] = Field("open", description=(
+        "Redis unreachable: `open` admits unlimited (warning log, metric "
+        "`tenantgate_ratelimit_store_errors`); `closed` answers 503 rate_limiter_unavailable."))
+    concurrency_lease_s: int = Field(30, ge=3, le=3_600, description=(
+        "Lease of a Redis concurrency slot, renewed while its call runs (a crashed replica's "
+        "slots come back after this)."))
+    concurrency_slot_max_s: int = Field(1_800, ge=60, description=(
+        "No concurrency slot outlives this, even for a call that was never ended."))
+    default_max_output_tokens: int = Field(4096, ge=1, description=(
+        "Output tokens a tokens/min estimate assumes without max_tokens or a model cap."))
+
+
 class Settings(BaseSettings):
     """Everything Tenantgate can be told, one section per concern."""
 
@@ -294,6 +499,8 @@ class Settings(BaseSettings):
     local: LocalSettings = Field(default_factory=LocalSettings)
     credits: CreditsSettings = Field(default_factory=CreditsSettings)
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
     models: list[ModelSettings] = Field(default_factory=list, description="The model catalog.")
 
     @model_validator(mode="after")

@@ -44,6 +44,12 @@ BOUND_S = 1.4
 SMALL_TIMEOUTS = {"first_byte_timeout_ms": 500, "idle_timeout_ms": 500, "total_timeout_ms": 5000}
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi there"}]
 OPENAI = FLAVOURS[0]
+# These tests look at one request's failover at a time, so what one request teaches the next
+# (breakers, 429 cooldowns, the retry budget) is off here; tests/api/test_routing_faults.py covers it.
+ONE_REQUEST_AT_A_TIME = {
+    "breaker": {"enabled": False},
+    "retry": {"rate_limit_cooldown_max_s": 0, "budget_burst": 10_000},
+}
 by_flavour = pytest.mark.parametrize("flavour", FLAVOURS, ids=FLAVOUR_IDS)
 streaming = pytest.mark.parametrize("stream", [False, True], ids=["unary", "stream"])
 
@@ -74,7 +80,7 @@ def _failover_models(fake: FakeUpstream, identity: OciIdentity) -> list[dict[str
 def gateway(
     upstream: FakeUpstream, oci_identity: OciIdentity, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningGateway]:
-    config = gateway_config(_failover_models(upstream, oci_identity))
+    config = gateway_config(_failover_models(upstream, oci_identity), routing=ONE_REQUEST_AT_A_TIME)
     with start_gateway(config, tmp_path_factory.mktemp("gateway")) as running:
         yield running
 

@@ -32,6 +32,7 @@ UPSTREAM_KEY_ENV = "TG_METERING_UPSTREAM_KEY"
 MAX_TOKENS = 10
 HOLD = MAX_TOKENS  # micro-credits: 1 per output token, prompts free
 ADMITTED = 100
+TRAIL_LIMIT = 1_000_000  # micro-credits: one credit, far more than the trail test spends
 PROMPT = [{"role": "user", "content": " ".join(f"word{i}" for i in range(40))}]
 
 
@@ -83,12 +84,13 @@ def catalog(fake: FakeUpstream) -> list[dict[str, Any]]:
         {"name": "metered", "deployments": [deployment("gpt-4o-mini")]},
         {"name": "metered-no-usage", "deployments": [deployment("fault-missing-usage")]},
         {"name": "metered-stall", "deployments": [deployment("fault-stall-60")]},
+        {"name": "metered-broken", "deployments": [deployment("fault-503")]},
     ]
 
 
 def credits_settings(**extra: Any) -> dict[str, Any]:
     rates = [{"model": name, "input_per_1m": "0", "output_per_1m": "1"}
-             for name in ("metered", "metered-no-usage", "metered-stall")]
+             for name in ("metered", "metered-no-usage", "metered-stall", "metered-broken")]
     return {"enabled": True, "rate_card": rates, "commit_linger_ms": 2, **extra}
 
 
@@ -108,7 +110,7 @@ async def _seed(db: Database, world: World) -> None:
     await identity.add_member(group.id, user.id)
     await identity.save_policy("chat", "Allow group Analysts to use generative-ai-chat in compartment Team",
                                compartment_id=tenancy.id)
-    for label in ("budgeted", "streams", "crash"):
+    for label in ("budgeted", "streams", "crash", "trail"):
         created = await identity.create_api_key(label, owner_user_id=user.id, compartment_id=team.id)
         world.tokens[label], world.ids[label] = created.token, created.key.id
     credits = CreditStore(db, clock=lambda: datetime.now(UTC))
@@ -120,6 +122,8 @@ async def _seed(db: Database, world: World) -> None:
     budget = await credits.set_budget(scope_type="key", scope_id=world.ids["budgeted"], period=Period.MONTHLY,
                                       limit=ADMITTED * HOLD, name="exactly-100")
     world.ids["budget"] = budget.id
+    await credits.set_budget(scope_type="key", scope_id=world.ids["trail"], period=Period.MONTHLY,
+                             limit=TRAIL_LIMIT, name="roomy")
     world.ids["team"] = team.id
 
 

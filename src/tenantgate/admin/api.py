@@ -49,7 +49,7 @@ class AdminApi:
         self._services = AdminServices(
             identity=gateway.identity, access=gateway.access, catalog=gateway.catalog,
             events=events if events is not None else NoAdminEvents(), clock=clock,
-            database=gateway.database, rate_cards=gateway.rate_cards,
+            database=gateway.database, rate_cards=gateway.rate_cards, router=gateway.router,
         )
         self._router: Router[AdminRoute] = Router(ROUTES)
         self._receive_timeout_s = gateway.settings.server.request_receive_timeout_ms / 1000

@@ -23,6 +23,7 @@ from tenantgate.iam.access_snapshot import CompartmentRecord, IdentitySnapshot
 from tenantgate.iam.policy_model import ResourceType, Verb
 from tenantgate.iam.principal import Caller, Principal
 from tenantgate.iam.store import IdentityStore
+from tenantgate.routing.router import Router
 from tenantgate.storage import Database
 
 B = TypeVar("B")
@@ -50,6 +51,8 @@ class AdminServices:
     clock: Callable[[], datetime]
     database: Database
     rate_cards: RateCardSource
+    router: Router | None = None
+    """The live routing state, for ``GET /admin/v1/deployments``."""
 
 
 @dataclass(slots=True)

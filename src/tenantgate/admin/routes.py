@@ -12,6 +12,7 @@ from typing import Any
 
 from tenantgate.admin import (
     compartments,
+    deployments,
     groups,
     keys,
     openai_admin,
@@ -133,6 +134,8 @@ ROUTES: tuple[AdminRoute, ...] = (
       f"(and manage users {_IN_TENANCY} for another user's key)", s.KeyRotate),
     R("POST", f"{_A}/keys/{{id}}/secrets/{{slot}}/revoke", "iam.key.secret.revoke", keys.revoke_secret,
       v.KeyView, "your own key, or manage generative-ai-apikey in its compartment", s.Empty),
+    R("GET", f"{_A}/deployments", "routing.deployment.list", deployments.list_deployments,
+      v.Page[deployments.DeploymentView], f"inspect generative-ai-model {_IN_TENANCY}"),
     R("GET", f"{_A}/openapi.json", "admin.openapi.get", serve_openapi, dict[str, Any],
       "any identity key"),
     R("GET", f"{_O}/projects", "iam.compartment.list", openai_admin.list_projects,

@@ -147,6 +147,8 @@ class TenantgateApp:
         except Exception:
             logger.exception("unhandled error", extra={"request_id": request.request_id})
             response = error_response(InternalError())
+        if outcome.admission.headers:  # rate limits: on answers and errors alike, streams included
+            response.headers = [*response.headers, *outcome.admission.headers]
         if isinstance(response, StreamResponse):
             status = await self._send_stream(response, request, send)
         else:

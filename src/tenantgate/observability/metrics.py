@@ -34,6 +34,35 @@ class _LocalModelMemory(Collector):
         return [family]
 
 
+DeploymentReport = Callable[[], list[tuple[str, str, int, int, float | None]]]
+"""Rows of (model, deployment, breaker state 0/1/2, in-flight attempts, EWMA TTFT seconds)."""
+
+
+class _DeploymentHealth(Collector):
+    """Per-deployment routing health, read from the router when scraped."""
+
+    def __init__(self, report: DeploymentReport) -> None:
+        self._report = report
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        labels = ["model", "deployment"]
+        breaker = GaugeMetricFamily(
+            "tenantgate_deployment_breaker_state",
+            "Circuit breaker per deployment: 0 closed, 1 half-open, 2 open.", labels=labels)
+        inflight = GaugeMetricFamily(
+            "tenantgate_deployment_inflight", "Upstream attempts in progress per deployment.", labels=labels)
+        ttft = GaugeMetricFamily(
+            "tenantgate_deployment_ttft_ewma_seconds",
+            "Moving average of the time to the first byte per deployment (absent until measured).",
+            labels=labels)
+        for model, deployment, state, in_flight, ewma_s in self._report():
+            breaker.add_metric([model, deployment], float(state))
+            inflight.add_metric([model, deployment], float(in_flight))
+            if ewma_s is not None:
+                ttft.add_metric([model, deployment], ewma_s)
+        return [breaker, inflight, ttft]
+
+
 class _ReadOnScrape(Collector):
     """Gauges read from their owners when scraped, so the hot path never updates them."""
 
@@ -87,6 +116,10 @@ class GatewayMetrics:
     def watch(self, name: str, text: str, read: Callable[[], float]) -> None:
         """Expose ``read()`` as the gauge ``name``, evaluated at each scrape."""
         self._scraped.readers.append((name, text, read))
+
+    def watch_deployments(self, report: DeploymentReport) -> None:
+        """Expose every deployment's breaker state, in-flight attempts and latency average."""
+        self.registry.register(_DeploymentHealth(report))
 
     def watch_local_memory(self, report: MemoryReport) -> None:
         self.registry.register(_LocalModelMemory(report))

@@ -177,6 +177,14 @@ class DeploymentInfo:
     upstream_model: str
     region: str | None
     index: int
+    cloud: str | None = None
+    residency: frozenset[str] = frozenset()
+    capacity_class: str = "on_demand"
+    throughput_tokens_per_min: int | None = None
+    concurrent_requests_max: int | None = None
+    weight: int = 1
+    priority: int | None = None
+    """Routing data (docs/routing.md); ``priority`` None means the position in the list."""
 
     @property
     def label(self) -> str:

@@ -10,6 +10,7 @@ from tenantgate.errors import (
     LocalModelUnavailable,
     LocalQueueDeadlineExceeded,
     LocalQueueFull,
+    NoDeploymentAvailable,
     TenantgateError,
     UpstreamError,
 )
@@ -22,3 +23,8 @@ def may_fail_over(error: TenantgateError) -> bool:
     if isinstance(error, UpstreamError):
         return error.retryable
     return isinstance(error, _CAPACITY_ERRORS)
+
+
+def may_fall_back(error: TenantgateError) -> bool:
+    """True when another *model* could answer: every deployment failed over, or none was up."""
+    return may_fail_over(error) or isinstance(error, NoDeploymentAvailable)

@@ -1,0 +1,55 @@
+"""``GET /admin/v1/deployments``: every deployment with its routing data and live health.
+
+Deployments are part of the model catalog, so reading them takes ``inspect
+generative-ai-model`` in the tenancy (the catalog is tenancy-wide). The figures are this
+replica's: each replica keeps its own breakers and averages from its own traffic.
+"""
+
+from __future__ import annotations
+
+from tenantgate.admin.call import AdminCall, Reply
+from tenantgate.admin.views import View, page
+from tenantgate.deployments import DeploymentHealth, health
+from tenantgate.iam.policy_model import ResourceType, Verb
+
+
+class DeploymentView(View, kw_only=True):
+    """One deployment of one model, as routing sees it on the replica that answered."""
+
+    object: str = "deployment"
+    model: str
+    deployment: str
+    provider: str
+    region: str | None
+    cloud: str | None
+    capacity_class: str
+    throughput_tokens_per_min: int | None
+    concurrent_requests_max: int | None
+    residency: list[str]
+    weight: int
+    priority: int
+    breaker: str
+    failure_ratio: float
+    in_flight: int
+    ewma_ttft_ms: float | None
+    cooling_down: bool
+
+
+def deployment_view(row: DeploymentHealth) -> DeploymentView:
+    """The deployment as the admin API shows it."""
+    return DeploymentView(
+        model=row.model, deployment=row.deployment, provider=row.provider, region=row.region,
+        cloud=row.cloud, capacity_class=row.capacity_class,
+        throughput_tokens_per_min=row.throughput_tokens_per_min,
+        concurrent_requests_max=row.concurrent_requests_max, residency=list(row.residency),
+        weight=row.weight, priority=row.rank, breaker=row.breaker, failure_ratio=row.failure_ratio,
+        in_flight=row.in_flight, ewma_ttft_ms=row.ewma_ttft_ms, cooling_down=row.cooling_down,
+    )
+
+
+async def list_deployments(call: AdminCall) -> Reply:
+    """``GET /admin/v1/deployments``."""
+    call.require(Verb.INSPECT, ResourceType.GENERATIVE_AI_MODEL, call.root, "deployment", None)
+    router = call.services.router
+    rows = health(router) if router is not None else []
+    return Reply(200, page([deployment_view(row) for row in rows]))
