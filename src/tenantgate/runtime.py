@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -94,6 +95,8 @@ class Gateway:
                     await warm_up()
         if self.settings.local.enabled:
             self._watch_local_memory()
+        gc.collect()
+        gc.freeze()  # start-up objects live as long as the process: no collection rescans them
         self.ready = True
         logger.info(
             "gateway started",

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tenantgate.credits.accounts import period_key
 from tenantgate.credits.batcher import LedgerBatcher
@@ -55,9 +55,12 @@ _ALERT_CHECK_S = 5.0
 _OWN_SCOPES = frozenset({"key", "user"})
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A deployment the request may be routed to: its upstream model name, region and type."""
+class Candidate(NamedTuple):
+    """A deployment the request may be routed to: its upstream model name, region and type.
+
+    Tuples, like ``Payer``: one is built per request and deployment, and a tuple is built
+    (and hashed, for the budget cache) in C.
+    """
 
     upstream_model: str
     region: str | None
@@ -69,8 +72,7 @@ PriceKey = tuple[str | None, str | None]
 """(region, deployment type): what the rate card may price differently for one model."""
 
 
-@dataclass(frozen=True, slots=True)
-class Payer:
+class Payer(NamedTuple):
     """Whose budgets apply: the key, the user, and the target compartment with its ancestors."""
 
     key_id: str | None
@@ -85,7 +87,7 @@ class Payer:
         return self.compartment_ids[0] if self.compartment_ids else None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Hold:
     """A request's reservation: its lease, its own plan (amount, accounts, ids for an overage)
     and what settlement needs to price the answer."""
@@ -194,6 +196,7 @@ class Metering:
     ) -> tuple[dict[PriceKey, Price], int, int]:
         """Prices per (region, deployment type), the hold (the dearest candidate) and the prompt bound."""
         prices: dict[PriceKey, Price] = {}
+        prompts: dict[str, int] = {}  # deployments of one upstream model count the prompt once
         amount = prompt_max = 0
         output_max = self._output_max(model, operation, body)
         for candidate in candidates:
@@ -205,7 +208,10 @@ class Metering:
             except LookupError:
                 raise ModelNotPriced(f"The model '{model}' has no price on the rate card.") from None
             prices[key] = price
-            prompt = self._prompt_max(operation, body, candidate.upstream_model)
+            prompt = prompts.get(candidate.upstream_model)
+            if prompt is None:
+                prompt = prompts[candidate.upstream_model] = self._prompt_max(
+                    operation, body, candidate.upstream_model)
             prompt_max = max(prompt_max, prompt)
             amount = max(amount, hold_amount(price, prompt_tokens_max=prompt, output_tokens_max=output_max))
         return prices, max(amount, 1), prompt_max
@@ -299,12 +305,14 @@ class Metering:
         price = hold.prices.get((region, deployment_type)) or next(iter(hold.prices.values()))
         cost = usage_cost(price, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                           cached_tokens=cached_tokens)
-        record = self._record(hold.plan.hold_id, hold.request_id, hold.model, hold.operation, hold.payer)
-        record.deployment, record.region, record.estimated = deployment, region, estimated
-        record.prompt_tokens, record.completion_tokens = prompt_tokens, completion_tokens
-        record.cached_tokens, record.cost_micros = cached_tokens, cost
-        record.paid_by = hold.plan.commitment_account
-        record.latency_ms, record.attempts = latency_ms, attempts
+        payer = hold.payer
+        record = UsageRecord(
+            id=hold.plan.hold_id, request_id=hold.request_id, operation=hold.operation, model=hold.model,
+            principal_type=payer.principal_type, principal_id=payer.principal_id, key_id=payer.key_id,
+            user_id=payer.user_id, compartment_id=payer.compartment_id, deployment=deployment,
+            region=region, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            cached_tokens=cached_tokens, estimated=estimated, cost_micros=cost,
+            paid_by=hold.plan.commitment_account, latency_ms=latency_ms, attempts=attempts)
         hold.lease.settle(hold.plan.amount, cost, record)
         if cost > hold.plan.amount:
             logger.warning("answer cost more than its hold (the upstream ignored max_tokens)",
