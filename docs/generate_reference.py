@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from tenantgate._capacity_settings import ReservationRule
 from tenantgate.settings import (
     DeploymentSettings,
     ModelSettings,
@@ -69,6 +70,13 @@ def main() -> None:
               "Each rule names a compartment path and covers its descendants; the nearest rule wins.",
               "See [routing](../routing.md).", "", "| field | default | meaning |", "|---|---|---|"]
     lines += [r.replace("| `", "| `routing.compartments[].", 1) for r in _rows(ResidencyRule)]
+    lines += ["", "## Reservations (`models[].deployments[].reservations`)", "",
+              "Slots of a dedicated deployment owned by a compartment and its descendants; the nearest",
+              "reservation wins, and the rest of `concurrent_requests_max` is shared. See",
+              "[routing](../routing.md#dedicated-capacity).", "",
+              "| field | default | meaning |", "|---|---|---|"]
+    lines += [r.replace("| `", "| `models[].deployments[].reservations[].", 1)
+              for r in _rows(ReservationRule)]
     lines += ["", "## Rate limit rules (`rate_limits.rules`)", "",
               "Each rule counts the calls of a key, user, compartment or model over a sliding 60-second",
               "window (and those in progress); a call over any rule that applies gets 429. See",

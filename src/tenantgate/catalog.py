@@ -80,6 +80,8 @@ def build_catalog(settings: Settings, services: BackendServices) -> Catalog:
                 concurrent_requests_max=deployment.concurrent_requests_max,
                 weight=deployment.weight,
                 priority=deployment.priority,
+                reservations=tuple(deployment.reservations),
+                capacity_queue=deployment.capacity_queue,
             )
             backends.append(build_backend(deployment, info, services))
         operations = frozenset(op for b in backends for op in b.capabilities.operations)

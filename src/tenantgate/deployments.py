@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from tenantgate.catalog import Catalog
 from tenantgate.credits.metering import Metering
+from tenantgate.routing.capacity import ReservationUsage
 from tenantgate.routing.router import PriceOf, Router
 from tenantgate.settings import RoutingSettings, SettingsError
 
@@ -60,6 +61,8 @@ class DeploymentHealth:
     in_flight: int
     ewma_ttft_ms: float | None
     cooling_down: bool
+    reservations: tuple[ReservationUsage, ...] = ()
+    """Utilisation of dedicated capacity per reservation, then of its shared slots (empty: none)."""
 
 
 def health(router: Router) -> list[DeploymentHealth]:
@@ -79,5 +82,22 @@ def health(router: Router) -> list[DeploymentHealth]:
                 failure_ratio=round(state.breaker.failure_ratio, 4), in_flight=state.in_flight,
                 ewma_ttft_ms=None if state.ewma_ttft_s is None else round(state.ewma_ttft_s * 1000, 3),
                 cooling_down=state.cooling_until > now,
+                reservations=tuple(state.dedicated.usage()) if state.dedicated is not None else (),
             ))
+    return rows
+
+
+SHARED_LABEL = "(shared)"
+"""The ``compartment`` label of a dedicated deployment's shared slots in ``/metrics``."""
+
+
+def reservation_rows(router: Router) -> list[tuple[str, str, str, int, int, int, float | None]]:
+    """Every reservation's (model, deployment, compartment, slots, in use, queued, p99 wait s)."""
+    rows = []
+    for row in health(router):
+        for usage in row.reservations:
+            p99_s = None if usage.wait_p99_ms is None else usage.wait_p99_ms / 1000
+            compartment = SHARED_LABEL if usage.compartment is None else usage.compartment
+            rows.append((row.model, row.deployment, compartment, usage.slots, usage.in_use, usage.queued,
+                         p99_s))
     return rows

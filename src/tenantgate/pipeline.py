@@ -7,6 +7,8 @@ plans retries and failover, and :func:`routing.failover.may_fail_over` decides w
 move on. Failover happens only while nothing has reached the client: for streams the first
 piece is awaited before the response starts. When every deployment failed, an allowed
 fallback model gets its own credit hold, so the answer is charged once, at its price.
+An attempt on dedicated capacity with reservations holds a slot (``routing.capacity``) from
+before the upstream call until the answer, or the stream, ends.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from tenantgate import billing
 from tenantgate.catalog import Catalog, ModelEntry
 from tenantgate.credits.metering import Hold, Metering
 from tenantgate.errors import (
+    DedicatedCapacityShed,
     ModelNotFound,
     TenantgateError,
     UnsupportedParameter,
@@ -40,6 +43,7 @@ from tenantgate.observability.metrics import GatewayMetrics
 from tenantgate.providers.base import Backend, Operation, Reply, StreamPiece, Usage
 from tenantgate.ratelimit import NOT_LIMITED, Admission, RateLimiter
 from tenantgate.routing.attempts import Attempt, Attempts
+from tenantgate.routing.capacity import DEDICATED_CAPACITY_ERRORS, Slot
 from tenantgate.routing.failover import may_fail_over, may_fall_back
 from tenantgate.routing.router import Router
 from tenantgate.settings import RoutingSettings
@@ -49,6 +53,9 @@ logger = logging.getLogger("tenantgate.pipeline")
 
 DONE_FRAME = b"data: [DONE]\n\n"
 _encode = msgspec.json.Encoder().encode
+
+CompartmentPath = tuple[str, ...] | None
+"""The path of the compartment a call acts in (None: outside any), as dedicated capacity keys it."""
 
 
 @dataclass(slots=True)
@@ -156,7 +163,7 @@ class Pipeline:
             backends = [b for b in backends if b.info.region in grant.regions]
             compartment = grant.compartment
         rule = self.router.rule_for(compartment.path if compartment is not None else None)
-        decision = self.router.order(entry.name, backends, rule)
+        decision = self.router.order(entry.name, backends, rule, _path_of(compartment))
         if tries is not None:
             tries.begin_model(self.router.route(entry.name), decision)
         return [state.backend for state in decision.states], compartment
@@ -245,7 +252,7 @@ class Pipeline:
             await self._admit(call, backends, compartment, outcome)
             hold = await self._hold(call, backends, compartment, outcome)
             try:
-                reply, backend = await self._first_reply(call, outcome, tries)
+                reply, backend = await self._first_reply(call, outcome, tries, _path_of(compartment))
                 break
             except BaseException as error:
                 if hold is not None and self.metering is not None:
@@ -255,13 +262,44 @@ class Pipeline:
             outcome.cost = billing.settle(self.metering, hold, reply.usage, backend, outcome)
         return reply
 
+    async def _slot(self, attempt: Attempt, tries: Attempts, path: CompartmentPath) -> Slot | None:
+        """A slot of the attempt's dedicated capacity (None: it has no reservations).
+
+        Taken at once when one is free; else a caller that may spill over (any non-owner, an
+        owner whose reservation allows it) is refused while another deployment is planned, and
+        the rest wait in the deployment's queue (shed, or past its deadline: an error).
+        """
+        capacity = attempt.state.dedicated
+        if capacity is None:
+            return None
+        slot = capacity.try_acquire(path)
+        if slot is None and capacity.may_spill(path) and tries.has_next:
+            raise DedicatedCapacityShed(  # reaches the client only if no other deployment answers
+                "The deployment's dedicated capacity is full and no other deployment took the request.",
+                retry_after_s=1.0)
+        return slot or await capacity.acquire(path)
+
+    def _refused(self, attempt: Attempt, error: TenantgateError, tries: Attempts, outcome: Outcome,
+                 path: CompartmentPath) -> bool:
+        """Record a refusal by dedicated capacity; True when the request may try another deployment."""
+        tries.refused(attempt, error)
+        outcome.failed_attempts.append(f"{attempt.state.info.label}:{error.code}")
+        capacity = attempt.state.dedicated
+        return capacity is not None and capacity.may_spill(path)
+
     async def _first_reply(
-        self, call: InferenceCall, outcome: Outcome, tries: Attempts
+        self, call: InferenceCall, outcome: Outcome, tries: Attempts, path: CompartmentPath
     ) -> tuple[Reply, Backend]:
         while (attempt := tries.next()) is not None:
             backend = attempt.state.backend
             if attempt.delay_s:
                 await asyncio.sleep(attempt.delay_s)
+            try:
+                slot = await self._slot(attempt, tries, path)
+            except DEDICATED_CAPACITY_ERRORS as refusal:
+                if self._refused(attempt, refusal, tries, outcome, path):
+                    continue
+                raise
             outcome.attempts += 1
             tries.start(attempt)
             try:
@@ -275,6 +313,8 @@ class Pipeline:
             except BaseException:
                 tries.abandon(attempt)
                 raise
+            finally:
+                _release(slot)
             tries.first_byte(attempt)
             tries.end(attempt, None)
             self._answered(attempt, outcome)
@@ -300,7 +340,7 @@ class Pipeline:
             await self._admit(call, backends, compartment, outcome)
             hold = await self._hold(call, backends, compartment, outcome)
             try:
-                session = await self._first_piece(call, outcome, tries)
+                session = await self._first_piece(call, outcome, tries, _path_of(compartment))
                 break
             except BaseException as error:
                 if hold is not None and self.metering is not None:
@@ -311,11 +351,19 @@ class Pipeline:
             session.on_end = lambda usage: billing.settle(metering, hold, usage, backend, outcome)
         return session
 
-    async def _first_piece(self, call: InferenceCall, outcome: Outcome, tries: Attempts) -> StreamSession:
+    async def _first_piece(
+        self, call: InferenceCall, outcome: Outcome, tries: Attempts, path: CompartmentPath
+    ) -> StreamSession:
         while (attempt := tries.next()) is not None:
             backend = attempt.state.backend
             if attempt.delay_s:
                 await asyncio.sleep(attempt.delay_s)
+            try:
+                slot = await self._slot(attempt, tries, path)
+            except DEDICATED_CAPACITY_ERRORS as refusal:
+                if self._refused(attempt, refusal, tries, outcome, path):
+                    continue
+                raise
             outcome.attempts += 1
             tries.start(attempt)
             pieces = backend.stream(call.operation, call.body)
@@ -328,14 +376,16 @@ class Pipeline:
             except BaseException:
                 await pieces.aclose()
                 tries.abandon(attempt)
+                _release(slot)
                 raise
             else:
                 tries.first_byte(attempt)
                 self._answered(attempt, outcome)
                 session = StreamSession(call, first, pieces, outcome, backend)
-                session.on_finish = partial(tries.stream_ended, attempt)
+                session.on_finish = partial(_stream_ended, tries, attempt, slot)
                 return session
             await pieces.aclose()
+            _release(slot)
             tries.failed(attempt, error)
             self._attempt_failed(attempt, error, outcome)
             if not may_fail_over(error):
@@ -423,6 +473,25 @@ class StreamSession:
                 yield b"data: " + _usage_chunk(piece.data, self.outcome.usage) + b"\n\n"
         self.completed = True
         yield DONE_FRAME
+
+
+def _path_of(compartment: CompartmentRecord | None) -> CompartmentPath:
+    return compartment.path if compartment is not None else None
+
+
+def _release(slot: Slot | None) -> None:
+    if slot is not None:
+        slot.release()
+
+
+def _stream_ended(
+    tries: Attempts, attempt: Attempt, slot: Slot | None, failure: TenantgateError | None, finished: bool
+) -> None:
+    """A started stream is over: its deployment's health learns from it, and its slot is freed."""
+    try:
+        tries.stream_ended(attempt, failure, finished)
+    finally:
+        _release(slot)
 
 
 async def _prepend(first: StreamPiece, rest: AsyncIterator[StreamPiece]) -> AsyncIterator[StreamPiece]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from tenantgate.audit import AuditRecorder, AuditStore
 from tenantgate.catalog import Catalog, build_catalog
 from tenantgate.credits.metering import Metering
-from tenantgate.deployments import build_router, health
+from tenantgate.deployments import build_router, health, reservation_rows
 from tenantgate.iam.access_control import AccessControl
 from tenantgate.iam.denial_audit import denial_entry
 from tenantgate.iam.store import IdentityStore
@@ -72,6 +72,7 @@ class Gateway:
         self.metrics.watch_deployments(lambda: [
             (row.model, row.deployment, row.breaker_code, row.in_flight,
              None if row.ewma_ttft_ms is None else row.ewma_ttft_ms / 1000) for row in health(self.router)])
+        self.metrics.watch_reservations(lambda: reservation_rows(self.router))
         self._watch_governance()
         self.ready = False
 

@@ -19,6 +19,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from tenantgate import _capacity_settings as _capacity
+
 CONFIG_FILE_ENV = "TENANTGATE_CONFIG"
 
 
@@ -293,6 +295,8 @@ class DeploymentSettings(BaseModel):
     priority: int | None = Field(
         None, description="Order under the priority strategy, lowest first (default: position in the list)."
     )
+    reservations: _capacity.Reservations = Field(default_factory=list)
+    capacity_queue: _capacity.CapacityQueueSettings = Field(default_factory=_capacity.CapacityQueueSettings)
 
     @field_validator("base_url")
     @classmethod
@@ -305,11 +309,7 @@ class DeploymentSettings(BaseModel):
 
     @model_validator(mode="after")
     def _dedicated_has_a_size(self) -> DeploymentSettings:
-        sized = self.throughput_tokens_per_min or self.concurrent_requests_max
-        if self.capacity_class == "dedicated" and not sized:
-            raise ValueError(
-                "a dedicated deployment needs throughput_tokens_per_min or concurrent_requests_max"
-            )
+        _capacity.check_capacity(self)
         return self
 
 

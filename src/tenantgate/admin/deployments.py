@@ -13,6 +13,18 @@ from tenantgate.deployments import DeploymentHealth, health
 from tenantgate.iam.policy_model import ResourceType, Verb
 
 
+class ReservationView(View, kw_only=True):
+    """Utilisation of one reservation of dedicated capacity (``compartment`` null: the shared slots)."""
+
+    object: str = "reservation"
+    compartment: str | None
+    slots: int
+    in_use: int
+    utilisation: float
+    queued: int
+    wait_p99_ms: float | None
+
+
 class DeploymentView(View, kw_only=True):
     """One deployment of one model, as routing sees it on the replica that answered."""
 
@@ -33,6 +45,7 @@ class DeploymentView(View, kw_only=True):
     in_flight: int
     ewma_ttft_ms: float | None
     cooling_down: bool
+    reservations: list[ReservationView]
 
 
 def deployment_view(row: DeploymentHealth) -> DeploymentView:
@@ -44,6 +57,9 @@ def deployment_view(row: DeploymentHealth) -> DeploymentView:
         concurrent_requests_max=row.concurrent_requests_max, residency=list(row.residency),
         weight=row.weight, priority=row.rank, breaker=row.breaker, failure_ratio=row.failure_ratio,
         in_flight=row.in_flight, ewma_ttft_ms=row.ewma_ttft_ms, cooling_down=row.cooling_down,
+        reservations=[ReservationView(compartment=r.compartment, slots=r.slots, in_use=r.in_use,
+                                      utilisation=round(r.utilisation, 4), queued=r.queued,
+                                      wait_p99_ms=r.wait_p99_ms) for r in row.reservations],
     )
 
 

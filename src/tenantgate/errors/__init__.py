@@ -51,7 +51,8 @@ The tree (``docs/reference/errors.md`` documents every code, and a test keeps th
     ├── RequestTooLarge                     413 invalid_request_error (request_too_large)
     ├── UnsupportedMediaType                415 invalid_request_error (unsupported_media_type)
     ├── RateLimited                         429 rate_limit_error
-    │   └── LocalQueueFull                  local_queue_full
+    │   ├── LocalQueueFull                  local_queue_full
+    │   └── DedicatedCapacityShed           dedicated_capacity_shed
     ├── InsufficientQuota                   429 insufficient_quota
     │   └── BudgetExceeded                  budget_exceeded
     ├── InternalError                       500 server_error (internal_error)
@@ -67,6 +68,7 @@ The tree (``docs/reference/errors.md`` documents every code, and a test keeps th
         │   └── ResidencyUnavailable        residency_unavailable
         ├── LocalModelUnavailable           local_model_unavailable
         ├── LocalQueueDeadlineExceeded      local_queue_deadline_exceeded
+        ├── DedicatedCapacityDeadlineExceeded  dedicated_capacity_deadline_exceeded
         ├── ModelNotPriced                  model_not_priced
         ├── AuditUnavailable                audit_unavailable
         └── RateLimiterUnavailable          rate_limiter_unavailable
@@ -113,6 +115,8 @@ from tenantgate.errors.base import (
 from tenantgate.errors.capacity import (
     AuditUnavailable,
     BudgetExceeded,
+    DedicatedCapacityDeadlineExceeded,
+    DedicatedCapacityShed,
     InsufficientQuota,
     InternalError,
     LocalModelUnavailable,
@@ -168,6 +172,8 @@ __all__ = [
     "CompartmentTooDeep",
     "Conflict",
     "ContextLengthExceeded",
+    "DedicatedCapacityDeadlineExceeded",
+    "DedicatedCapacityShed",
     "ExpiredApiKey",
     "GroupNotFound",
     "IdempotencyKeyInProgress",

@@ -21,6 +21,20 @@ class LocalQueueFull(RateLimited):
     default_message = "The local model is busy and its queue is full. Retry shortly."
 
 
+class DedicatedCapacityShed(RateLimited):
+    """Dedicated capacity is saturated and its queue is full: refused at once, with Retry-After.
+
+    Other compartments' requests are shed first; the owner of a reservation is shed only when
+    the queue holds nothing but other owners' waiters.
+    """
+
+    code = "dedicated_capacity_shed"
+    default_message = (
+        "The deployment's dedicated capacity is saturated and its queue is full. "
+        "Retry after the time in the Retry-After header."
+    )
+
+
 class InsufficientQuota(TenantgateError):
     """The prepaid credits cannot cover this request's maximum cost; it never reached the upstream.
 
@@ -88,6 +102,13 @@ class LocalQueueDeadlineExceeded(ServiceUnavailable):
 
     code = "local_queue_deadline_exceeded"
     default_message = "The local model was too busy to start this request in time."
+
+
+class DedicatedCapacityDeadlineExceeded(ServiceUnavailable):
+    """The request waited for a slot of dedicated capacity past ``capacity_queue.queue_deadline_ms``."""
+
+    code = "dedicated_capacity_deadline_exceeded"
+    default_message = "The deployment's dedicated capacity was too busy to start this request in time."
 
 
 class ModelNotPriced(ServiceUnavailable):

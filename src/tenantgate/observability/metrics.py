@@ -63,6 +63,39 @@ class _DeploymentHealth(Collector):
         return [breaker, inflight, ttft]
 
 
+ReservationReport = Callable[[], list[tuple[str, str, str, int, int, int, float | None]]]
+"""Rows of (model, deployment, compartment ("(shared)": shared slots), slots, in use, queued, p99 wait s)."""
+
+
+class _Reservations(Collector):
+    """Utilisation of dedicated capacity per reservation, read from the router when scraped."""
+
+    def __init__(self, report: ReservationReport) -> None:
+        self._report = report
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        labels = ["model", "deployment", "compartment"]
+        slots = GaugeMetricFamily(
+            "tenantgate_reservation_slots", "Slots of a reservation (compartment (shared): the shared ones).",
+            labels=labels)
+        in_use = GaugeMetricFamily(
+            "tenantgate_reservation_in_use", "Slots of a reservation in use.", labels=labels)
+        queued = GaugeMetricFamily(
+            "tenantgate_reservation_queue_depth", "Requests waiting for a slot, by reservation.",
+            labels=labels)
+        wait = GaugeMetricFamily(
+            "tenantgate_reservation_wait_p99_seconds",
+            "p99 wait for a slot over the last minute (absent until a request came).", labels=labels)
+        for model, deployment, compartment, size, used, waiting, p99_s in self._report():
+            key = [model, deployment, compartment]
+            slots.add_metric(key, float(size))
+            in_use.add_metric(key, float(used))
+            queued.add_metric(key, float(waiting))
+            if p99_s is not None:
+                wait.add_metric(key, p99_s)
+        return [slots, in_use, queued, wait]
+
+
 class _ReadOnScrape(Collector):
     """Gauges read from their owners when scraped, so the hot path never updates them."""
 
@@ -120,6 +153,10 @@ class GatewayMetrics:
     def watch_deployments(self, report: DeploymentReport) -> None:
         """Expose every deployment's breaker state, in-flight attempts and latency average."""
         self.registry.register(_DeploymentHealth(report))
+
+    def watch_reservations(self, report: ReservationReport) -> None:
+        """Expose every reservation's slots, use, queue depth and p99 wait."""
+        self.registry.register(_Reservations(report))
 
     def watch_local_memory(self, report: MemoryReport) -> None:
         self.registry.register(_LocalModelMemory(report))

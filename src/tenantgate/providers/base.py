@@ -17,9 +17,12 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from tenantgate.errors import TenantgateError
+
+if TYPE_CHECKING:
+    from tenantgate._capacity_settings import CapacityQueueSettings, ReservationRule
 
 
 class Operation(StrEnum):
@@ -185,6 +188,9 @@ class DeploymentInfo:
     weight: int = 1
     priority: int | None = None
     """Routing data (docs/routing.md); ``priority`` None means the position in the list."""
+    reservations: tuple[ReservationRule, ...] = ()
+    capacity_queue: CapacityQueueSettings | None = None
+    """Dedicated capacity owned by compartments, and its queue (``routing/capacity.py``)."""
 
     @property
     def label(self) -> str:

@@ -2,6 +2,7 @@
 
 ``router`` orders a model's eligible deployments (``residency`` rules, ``health`` breakers,
 ``strategies`` over ``deployment_state``); ``attempts`` plans one request's attempts (``retry``
-policy, backoff and budget; ``failover`` says which errors move on). Time and randomness are
+policy, backoff and budget; ``failover`` says which errors move on); ``capacity`` admits
+attempts to dedicated capacity with reservations (owners first). Time and randomness are
 injected; ``tenantgate.deployments`` wires the real ones. See docs/routing.md.
 """

@@ -10,7 +10,9 @@ fallback models included. Attempt ids are ``<request id>-a<N>``.
 
 Results feed the deployment's health: a failure counts against its breaker, a 429 cools
 it down (to the back of the order) for its Retry-After, and the time to the first byte
-feeds the latency average. ``in_flight`` counts attempts from ``start`` to ``end``.
+feeds the latency average. ``in_flight`` counts attempts from ``start`` to ``end``. An
+attempt that dedicated capacity ``refused`` (a spill-over) keeps its id but counts against
+neither ``attempts_max`` nor the retry budget.
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ class Attempt:
 class Attempts:
     """The attempt plan of one request, across the ordered deployments of each model it tries."""
 
-    __slots__ = ("_decision", "_failed", "_not_before", "_queue", "_retry_round", "_route", "_router",
-                 "count", "last_error", "models", "request_id")
+    __slots__ = ("_decision", "_failed", "_not_before", "_queue", "_refused", "_retry_round", "_route",
+                 "_router", "count", "last_error", "models", "request_id")
 
     def __init__(self, router: Router, request_id: str) -> None:
         self._router = router
@@ -63,6 +65,8 @@ class Attempts:
         self._failed: list[DeploymentState] = []
         self._not_before: dict[int, float] = {}
         self._retry_round = 0
+        self._refused = 0
+        """Attempts dedicated capacity refused (spill-overs): never sent, so they spend no budget."""
 
     def begin_model(self, route: ModelRoute, decision: Decision) -> None:
         """Plan the attempts on one model's ordered deployments (the first model, or a fallback)."""
@@ -79,12 +83,12 @@ class Attempts:
     def attempts_left(self) -> bool:
         """Whether the request may still make another attempt (on any model)."""
         route = self._route
-        return route is not None and self.count < route.policy.attempts_max
+        return route is not None and self.count - self._refused < route.policy.attempts_max
 
     def next(self) -> Attempt | None:
         """The next attempt to make, or None when this model has nothing more to try."""
         route = self._route
-        if route is None or self.count >= route.policy.attempts_max:
+        if route is None or self.count - self._refused >= route.policy.attempts_max:
             return None
         now = self._router.clock()
         while True:
@@ -99,7 +103,7 @@ class Attempts:
                 delay_s = max(wait_s, backoff_s(self._retry_round, route.policy, self._router.rng))
             if not state.breaker.begin(now):
                 continue
-            if self.count and not route.budget.withdraw(now):
+            if self.count > self._refused and not route.budget.withdraw(now):
                 state.breaker.record(None, now)  # give the probe slot back
                 return None
             self.count += 1
@@ -113,6 +117,21 @@ class Attempts:
         self._retry_round += 1
         self._queue, self._failed = self._failed, []
         return True
+
+    @property
+    def has_next(self) -> bool:
+        """Whether another deployment of this model is still planned, so a spill-over has somewhere to go.
+
+        A refused attempt does not count against ``attempts_max``, so only the plan matters.
+        """
+        return bool(self._queue)
+
+    def refused(self, attempt: Attempt, error: TenantgateError) -> None:
+        """Dedicated capacity did not admit the attempt: never sent, so no verdict on health."""
+        attempt.ended = True
+        attempt.state.breaker.record(None, self._router.clock())  # give a probe slot back
+        self.last_error = error
+        self._refused += 1
 
     def start(self, attempt: Attempt) -> None:
         """The attempt is being sent now."""

@@ -6,16 +6,21 @@ locks). Views (``/metrics``, the admin API) read it as it is.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tenantgate.providers.base import Backend, DeploymentInfo
 from tenantgate.routing.health import BreakerPolicy, BreakerState, CircuitBreaker
 from tenantgate.routing.latency import LatencyPolicy, latency_band
+
+if TYPE_CHECKING:
+    from tenantgate.routing.capacity import DedicatedCapacity
 
 
 class DeploymentState:
     """The live routing data of one deployment of one model."""
 
-    __slots__ = ("backend", "breaker", "capacity", "cooling_until", "ewma_ttft_s", "in_flight", "info",
-                 "latency_band", "price_key", "rank")
+    __slots__ = ("backend", "breaker", "capacity", "cooling_until", "dedicated", "ewma_ttft_s", "in_flight",
+                 "info", "latency_band", "price_key", "rank")
 
     def __init__(self, backend: Backend, rank: int, breaker: BreakerPolicy) -> None:
         self.backend = backend
@@ -33,6 +38,8 @@ class DeploymentState:
         """Monotonic time until which a 429 keeps this deployment at the back of the order."""
         self.price_key = 0
         """Micro-credits per 1M input + output tokens from the rate card (0: unknown or credits off)."""
+        self.dedicated: DedicatedCapacity | None = None
+        """Admission to reserved and shared slots, on a dedicated deployment with reservations."""
 
     def observe_ttft(self, seconds: float, policy: LatencyPolicy) -> None:
         """Fold one time-to-first-token sample into the moving average (and its band)."""

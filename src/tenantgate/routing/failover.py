@@ -7,6 +7,8 @@ stream with an explicit error event instead.
 from __future__ import annotations
 
 from tenantgate.errors import (
+    DedicatedCapacityDeadlineExceeded,
+    DedicatedCapacityShed,
     LocalModelUnavailable,
     LocalQueueDeadlineExceeded,
     LocalQueueFull,
@@ -15,7 +17,8 @@ from tenantgate.errors import (
     UpstreamError,
 )
 
-_CAPACITY_ERRORS = (LocalQueueFull, LocalQueueDeadlineExceeded, LocalModelUnavailable)
+_CAPACITY_ERRORS = (LocalQueueFull, LocalQueueDeadlineExceeded, LocalModelUnavailable,
+                    DedicatedCapacityShed, DedicatedCapacityDeadlineExceeded)
 
 
 def may_fail_over(error: TenantgateError) -> bool:

@@ -2,7 +2,8 @@
 
 ``order`` is the routing decision of one request: drop deployments the compartment's
 residency rule excludes, skip those whose breaker is open, move those cooling down after a
-429 to the back, and sort the rest by the model's strategies. It takes the clock and the
+429 to the back, sort the rest by the model's strategies, and put first the deployments
+where the compartment owns reserved capacity. It takes the clock and the
 random source it was built with (both injected), so a decision is reproducible in tests.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from tenantgate.routing.capacity import capacity_of
 from tenantgate.routing.deployment_state import DeploymentState
 from tenantgate.routing.health import BreakerPolicy
 from tenantgate.routing.latency import LatencyPolicy
@@ -60,6 +62,8 @@ class ModelRoute:
     fallbacks: tuple[str, ...]
     explore: bool
     priced_at: float | None = None
+    reserved: bool = False
+    """Whether some deployment has reservations (their owners are sent there first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,9 @@ class Router:
     def _route(self, entry: RoutedModel, breaker: BreakerPolicy) -> ModelRoute:
         states = [DeploymentState(b, i if b.info.priority is None else b.info.priority, breaker)
                   for i, b in enumerate(entry.backends)]
+        for state in states:
+            state.dedicated = capacity_of(state.info, self.clock)
+        reserved = any(state.dedicated is not None for state in states)
         strategies = tuple(entry.routing.strategy) or ("priority",)
         return ModelRoute(
             name=entry.name, states=states, strategies=strategies,
@@ -104,6 +111,7 @@ class Router:
             policy=RetryPolicy.from_settings(self.settings.retry, entry.routing),
             budget=RetryBudget.from_settings(self.settings.retry, self.clock()),
             fallbacks=tuple(entry.routing.fallbacks), explore="least_latency" in strategies,
+            reserved=reserved,
         )
 
     def route(self, model: str) -> ModelRoute:
@@ -119,9 +127,13 @@ class Router:
         return self.residency.rule_for(compartment_path) if self.residency else None
 
     def order(
-        self, model: str, backends: Sequence[Backend], rule: CompartmentRule | None
+        self, model: str, backends: Sequence[Backend], rule: CompartmentRule | None,
+        path: tuple[str, ...] | None = None,
     ) -> Decision:
-        """The deployments of ``backends`` (a subset of the model's) in the order to try them."""
+        """The deployments of ``backends`` (a subset of the model's) in the order to try them.
+
+        ``path`` is the caller's compartment: deployments where it owns a reservation come first.
+        """
         route = self._routes[model]
         now = self.clock()
         if route.priced_at is None or now - route.priced_at > PRICE_REFRESH_S:
@@ -147,6 +159,8 @@ class Router:
             ready.sort(key=route.key)
             if route.explore and self.rng.random() < self.latency.explore_ratio:
                 ready.insert(0, ready.pop(self.rng.randrange(1, len(ready))))
+        if route.reserved and len(ready) > 1:
+            ready.sort(key=lambda state: state.dedicated is None or state.dedicated.owner(path) is None)
         if cooling:
             cooling.sort(key=_cooling_until)
             ready += cooling
