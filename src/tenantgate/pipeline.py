@@ -287,21 +287,31 @@ class Pipeline:
         capacity = attempt.state.dedicated
         return capacity is not None and capacity.may_spill(path)
 
+    async def _begin(
+        self, attempt: Attempt, tries: Attempts, outcome: Outcome, path: CompartmentPath
+    ) -> tuple[bool, Slot | None]:
+        """Wait out the attempt's delay and take its dedicated slot, if it has one; ``(False, None)``
+        when dedicated capacity refused it and the request may try the next deployment."""
+        if attempt.delay_s:
+            await asyncio.sleep(attempt.delay_s)
+        try:
+            slot = await self._slot(attempt, tries, path)
+        except DEDICATED_CAPACITY_ERRORS as refusal:
+            if self._refused(attempt, refusal, tries, outcome, path):
+                return False, None
+            raise
+        outcome.attempts += 1
+        tries.start(attempt)
+        return True, slot
+
     async def _first_reply(
         self, call: InferenceCall, outcome: Outcome, tries: Attempts, path: CompartmentPath
     ) -> tuple[Reply, Backend]:
         while (attempt := tries.next()) is not None:
+            started, slot = await self._begin(attempt, tries, outcome, path)
+            if not started:
+                continue
             backend = attempt.state.backend
-            if attempt.delay_s:
-                await asyncio.sleep(attempt.delay_s)
-            try:
-                slot = await self._slot(attempt, tries, path)
-            except DEDICATED_CAPACITY_ERRORS as refusal:
-                if self._refused(attempt, refusal, tries, outcome, path):
-                    continue
-                raise
-            outcome.attempts += 1
-            tries.start(attempt)
             try:
                 reply = await backend.complete(call.operation, call.body)
             except TenantgateError as error:
@@ -355,17 +365,10 @@ class Pipeline:
         self, call: InferenceCall, outcome: Outcome, tries: Attempts, path: CompartmentPath
     ) -> StreamSession:
         while (attempt := tries.next()) is not None:
+            started, slot = await self._begin(attempt, tries, outcome, path)
+            if not started:
+                continue
             backend = attempt.state.backend
-            if attempt.delay_s:
-                await asyncio.sleep(attempt.delay_s)
-            try:
-                slot = await self._slot(attempt, tries, path)
-            except DEDICATED_CAPACITY_ERRORS as refusal:
-                if self._refused(attempt, refusal, tries, outcome, path):
-                    continue
-                raise
-            outcome.attempts += 1
-            tries.start(attempt)
             pieces = backend.stream(call.operation, call.body)
             try:
                 first = await anext(pieces)
