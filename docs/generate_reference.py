@@ -7,7 +7,6 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from tenantgate._capacity_settings import ReservationRule
 from tenantgate.settings import (
     DeploymentSettings,
     ModelSettings,
@@ -16,6 +15,7 @@ from tenantgate.settings import (
     ResidencyRule,
     Settings,
 )
+from tenantgate.settings.capacity import ReservationRule
 
 OUT = Path(__file__).parent / "reference" / "settings.md"
 

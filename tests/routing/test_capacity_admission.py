@@ -11,11 +11,11 @@ import pytest
 from pydantic import ValidationError
 from routing_world import ManualClock, labels, model, router
 
-from tenantgate._capacity_settings import ReservationRule
 from tenantgate.errors import DedicatedCapacityDeadlineExceeded, DedicatedCapacityShed
 from tenantgate.routing.attempts import Attempts
 from tenantgate.routing.capacity import DedicatedCapacity, Reservation, Slot
 from tenantgate.settings import DeploymentSettings
+from tenantgate.settings.capacity import ReservationRule
 
 A, A_CHILD, B = ("A",), ("A", "Team"), ("B",)
 

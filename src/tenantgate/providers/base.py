@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from tenantgate.errors import TenantgateError
 
 if TYPE_CHECKING:
-    from tenantgate._capacity_settings import CapacityQueueSettings, ReservationRule
+    from tenantgate.settings.capacity import CapacityQueueSettings, ReservationRule
 
 
 class Operation(StrEnum):

@@ -22,10 +22,10 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from tenantgate._capacity_settings import CapacityQueueSettings
 from tenantgate.errors import DedicatedCapacityDeadlineExceeded, DedicatedCapacityShed
 from tenantgate.providers.base import DeploymentInfo
 from tenantgate.routing.residency import split_path
+from tenantgate.settings.capacity import CapacityQueueSettings
 
 DEDICATED_CAPACITY_ERRORS = (DedicatedCapacityShed, DedicatedCapacityDeadlineExceeded)
 WAIT_WINDOW_S = 60.0

@@ -1,7 +1,7 @@
 """Settings of dedicated capacity: reservations per owner compartment and the queue of waiters.
 
-Part of the settings tree (``settings.DeploymentSettings`` holds them); kept apart only so
-``settings.py`` stays under the module size limit. Nothing here reads the environment.
+Part of the settings tree (``settings.DeploymentSettings`` holds them). Nothing here reads
+the environment.
 """
 
 from __future__ import annotations
