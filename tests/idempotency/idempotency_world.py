@@ -8,7 +8,6 @@ with the ledger post that pays it.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from tenantgate.iam.store import IdentityStore
 from tenantgate.ledger import LedgerStore
 from tenantgate.storage import Database
 from tenantgate.testing import FakeUpstream
+from tenantgate.testing.database_access import rows_of, run_on
 
 T = TypeVar("T")
 UPSTREAM_KEY = "sk-idempotency"
@@ -42,32 +42,18 @@ class World:
     ids: dict[str, str] = field(default_factory=dict)
 
     def run(self, work: Callable[[Database], Awaitable[T]]) -> T:
-        return asyncio.run(_with_db(self.url, work))
+        return run_on(self.url, work)
 
     def charges(self, request_ids: set[str]) -> list[Any]:
         """Charged requests (billed usage records, booked with their ledger posts) among ``request_ids``."""
         query = sa.select(usage_records).where(
             usage_records.c.status == "billed", usage_records.c.request_id.in_(request_ids))
-
-        async def read(db: Database) -> list[Any]:
-            return await db.run_read(lambda conn: _all(conn, query))
-
-        return self.run(read)
+        return rows_of(self.url, query)
 
     def pending(self) -> list[Any]:
         return self.run(lambda db: LedgerStore(db, clock=lambda: datetime.now(UTC)).pending_transfers())
 
 
-async def _all(conn: Any, query: Any) -> list[Any]:
-    return list(await conn.execute(query))
-
-
-async def _with_db(url: str, work: Callable[[Database], Awaitable[T]]) -> T:
-    db = Database.open(url, pool_size=2)
-    try:
-        return await work(db)
-    finally:
-        await db.dispose()
 
 
 def seed(url: str) -> World:

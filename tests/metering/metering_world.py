@@ -9,7 +9,6 @@ each admitted request costs exactly its hold.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from tenantgate.iam.store import IdentityStore
 from tenantgate.ledger import LedgerStore
 from tenantgate.storage import Database
 from tenantgate.testing import FakeUpstream
+from tenantgate.testing.database_access import rows_of, run_on
 
 T = TypeVar("T")
 UPSTREAM_KEY = "sk-metering"
@@ -43,7 +43,7 @@ class World:
     ids: dict[str, str] = field(default_factory=dict)
 
     def run(self, work: Callable[[Database], Awaitable[T]]) -> T:
-        return asyncio.run(_with_db(self.url, work))
+        return run_on(self.url, work)
 
     def ledger(self, work: Callable[[LedgerStore], Awaitable[T]]) -> T:
         return self.run(lambda db: work(LedgerStore(db, clock=lambda: datetime.now(UTC))))
@@ -51,11 +51,7 @@ class World:
     def records(self, **equal: Any) -> list[Any]:
         """The usage records whose columns equal ``equal`` (e.g. ``key_id=..., status="billed"``)."""
         query = sa.select(usage_records).where(*(usage_records.c[k] == v for k, v in equal.items()))
-
-        async def read(db: Database) -> list[Any]:
-            return await db.run_read(lambda conn: _all(conn, query))
-
-        return self.run(read)
+        return rows_of(self.url, query)
 
     def posted(self, account: str) -> int:
         """What ``account`` has paid so far (its posted debits)."""
@@ -63,16 +59,6 @@ class World:
         return found[0].balance.debits_posted if found else 0
 
 
-async def _all(conn: Any, query: Any) -> list[Any]:
-    return list(await conn.execute(query))
-
-
-async def _with_db(url: str, work: Callable[[Database], Awaitable[T]]) -> T:
-    db = Database.open(url, pool_size=2)
-    try:
-        return await work(db)
-    finally:
-        await db.dispose()
 
 
 def catalog(fake: FakeUpstream) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ models are priced only through the API.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from tenantgate.credits.store import CreditStore
 from tenantgate.iam.store import IdentityStore
 from tenantgate.storage import Database
 from tenantgate.testing import FakeUpstream
+from tenantgate.testing.database_access import run_on
 
 T = TypeVar("T")
 UPSTREAM_KEY = "sk-rate-card"
@@ -38,15 +38,8 @@ class World:
     ids: dict[str, str] = field(default_factory=dict)
 
     def run(self, work: Callable[[Database], Awaitable[T]]) -> T:
-        return asyncio.run(_with_db(self.url, work))
+        return run_on(self.url, work)
 
-
-async def _with_db(url: str, work: Callable[[Database], Awaitable[T]]) -> T:
-    db = Database.open(url, pool_size=2)
-    try:
-        return await work(db)
-    finally:
-        await db.dispose()
 
 
 def gateway_config(world: World, fake: FakeUpstream) -> dict[str, Any]:

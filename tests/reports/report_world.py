@@ -17,7 +17,6 @@ more, so its requests without ``max_tokens`` always cost more than their hold.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,7 @@ from tenantgate.ledger import LedgerStore, TransferFlags
 from tenantgate.ledger.model import TransferRecord
 from tenantgate.storage import Database
 from tenantgate.testing import FakeUpstream
+from tenantgate.testing.database_access import rows_of, run_on
 
 T = TypeVar("T")
 UPSTREAM_KEY = "sk-reports"
@@ -56,7 +56,7 @@ class World:
     ids: dict[str, str] = field(default_factory=dict)
 
     def run(self, work: Callable[[Database], Awaitable[T]]) -> T:
-        return asyncio.run(_with_db(self.url, work))
+        return run_on(self.url, work)
 
     def ledger(self, work: Callable[[LedgerStore], Awaitable[T]]) -> T:
         return self.run(lambda db: work(LedgerStore(db, clock=lambda: datetime.now(UTC))))
@@ -74,11 +74,7 @@ class World:
         """The usage records of charged requests, oldest booking first (not by the report's query)."""
         query = sa.select(usage_records).where(usage_records.c.status == "billed").order_by(
             usage_records.c.booked_at, usage_records.c.id)
-
-        async def read(db: Database) -> list[Any]:
-            return await db.run_read(lambda conn: _all(conn, query))
-
-        return self.run(read)
+        return rows_of(self.url, query)
 
     def overage_transfers(self) -> list[TransferRecord]:
         return [r for r in self.usage_transfers() if r.transfer.code == TransferCode.OVERAGE]
@@ -98,16 +94,6 @@ class World:
         return self.ledger(work)
 
 
-async def _all(conn: Any, query: Any) -> list[Any]:
-    return list(await conn.execute(query))
-
-
-async def _with_db(url: str, work: Callable[[Database], Awaitable[T]]) -> T:
-    db = Database.open(url, pool_size=2)
-    try:
-        return await work(db)
-    finally:
-        await db.dispose()
 
 
 def gateway_config(world: World, fake: FakeUpstream) -> dict[str, Any]:
