@@ -197,10 +197,21 @@ class Pipeline:
         outcome.budget_left = self.metering.budget_left(hold.payer)
         return hold
 
-    def _attempt_failed(self, attempt: Attempt, error: TenantgateError, outcome: Outcome) -> None:
+    def _attempt_failed(
+        self, attempt: Attempt, error: TenantgateError, outcome: Outcome, hold: Hold | None
+    ) -> None:
+        """Log and count a failed attempt; one the upstream took on is booked to its provider
+        cost account (the caller pays only for the attempt that answers)."""
         info = attempt.state.info
         outcome.failed_attempts.append(f"{info.label}:{error.code}")
         self._metrics.upstream_error(info.provider, error.code)
+        if (hold is not None and self.metering is not None and isinstance(error, UpstreamError)
+                and error.upstream_accepted):
+            absorbed = self.metering.absorb(
+                hold, attempt_id=attempt.attempt_id, deployment=info.label, region=info.region,
+                deployment_type=info.capacity_class, error_code=error.code)
+            if absorbed:
+                self._metrics.absorbed_cost(info.provider, info.label, absorbed)
         logger.warning(
             "upstream attempt failed",
             extra={"request_id": attempt.request_id, "attempt_id": attempt.attempt_id,
@@ -252,7 +263,7 @@ class Pipeline:
             await self._admit(call, backends, compartment, outcome)
             hold = await self._hold(call, backends, compartment, outcome)
             try:
-                reply, backend = await self._first_reply(call, outcome, tries, _path_of(compartment))
+                reply, backend = await self._first_reply(call, outcome, tries, _path_of(compartment), hold)
                 break
             except BaseException as error:
                 if hold is not None and self.metering is not None:
@@ -305,7 +316,8 @@ class Pipeline:
         return True, slot
 
     async def _first_reply(
-        self, call: InferenceCall, outcome: Outcome, tries: Attempts, path: CompartmentPath
+        self, call: InferenceCall, outcome: Outcome, tries: Attempts, path: CompartmentPath,
+        hold: Hold | None,
     ) -> tuple[Reply, Backend]:
         while (attempt := tries.next()) is not None:
             started, slot = await self._begin(attempt, tries, outcome, path)
@@ -316,7 +328,7 @@ class Pipeline:
                 reply = await backend.complete(call.operation, call.body)
             except TenantgateError as error:
                 tries.failed(attempt, error)
-                self._attempt_failed(attempt, error, outcome)
+                self._attempt_failed(attempt, error, outcome, hold)
                 if not may_fail_over(error):
                     raise
                 continue
@@ -350,7 +362,7 @@ class Pipeline:
             await self._admit(call, backends, compartment, outcome)
             hold = await self._hold(call, backends, compartment, outcome)
             try:
-                session = await self._first_piece(call, outcome, tries, _path_of(compartment))
+                session = await self._first_piece(call, outcome, tries, _path_of(compartment), hold)
                 break
             except BaseException as error:
                 if hold is not None and self.metering is not None:
@@ -362,7 +374,8 @@ class Pipeline:
         return session
 
     async def _first_piece(
-        self, call: InferenceCall, outcome: Outcome, tries: Attempts, path: CompartmentPath
+        self, call: InferenceCall, outcome: Outcome, tries: Attempts, path: CompartmentPath,
+        hold: Hold | None,
     ) -> StreamSession:
         while (attempt := tries.next()) is not None:
             started, slot = await self._begin(attempt, tries, outcome, path)
@@ -390,7 +403,7 @@ class Pipeline:
             await pieces.aclose()
             _release(slot)
             tries.failed(attempt, error)
-            self._attempt_failed(attempt, error, outcome)
+            self._attempt_failed(attempt, error, outcome, hold)
             if not may_fail_over(error):
                 raise error
         raise tries.exhausted()

@@ -216,16 +216,18 @@ async def test_stall_before_headers_hits_the_first_byte_timeout(fake: FakeUpstre
     fake.enqueue(Fault(kind="stall_before_headers", seconds=2.0))
     timeouts = FAST.model_copy(update={"first_byte_timeout_ms": 200})
     async with _transport() as transport:
-        with pytest.raises(UpstreamTimeout, match="request"):
+        with pytest.raises(UpstreamTimeout, match="request") as raised:
             await transport.send(_chat(fake), timeouts)
+    assert raised.value.upstream_accepted  # sent, never answered: the upstream may bill for it
 
 
 async def test_slow_body_hits_the_idle_timeout_on_send(fake: FakeUpstream) -> None:
     fake.enqueue(Fault(kind="slow_first_token", seconds=2.0))
     timeouts = FAST.model_copy(update={"idle_timeout_ms": 200})
     async with _transport() as transport:
-        with pytest.raises(UpstreamTimeout):
+        with pytest.raises(UpstreamTimeout) as raised:
             await transport.send(_chat(fake), timeouts)
+    assert raised.value.upstream_accepted  # a 2xx whose body stopped: the upstream did the work
 
 
 async def test_a_gap_between_chunks_hits_the_idle_timeout(fake: FakeUpstream) -> None:
@@ -242,8 +244,9 @@ async def test_refused_connection_is_unavailable() -> None:
         sock.bind((HOST, 0))
         port = sock.getsockname()[1]
     async with _transport() as transport:
-        with pytest.raises(UpstreamUnavailable, match="Could not connect"):
+        with pytest.raises(UpstreamUnavailable, match="Could not connect") as raised:
             await transport.send(_post(f"http://{HOST}:{port}/"), FAST)
+    assert not raised.value.upstream_accepted  # never reached an upstream: nothing to bill
 
 
 # --- connections, framing and encodings ------------------------------------------------------

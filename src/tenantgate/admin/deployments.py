@@ -2,15 +2,19 @@
 
 Deployments are part of the model catalog, so reading them takes ``inspect
 generative-ai-model`` in the tenancy (the catalog is tenancy-wide). The figures are this
-replica's: each replica keeps its own breakers and averages from its own traffic.
+replica's: each replica keeps its own breakers and averages from its own traffic, except
+``absorbed_cost``, which the ledger totals across replicas (``credits.provider_costs``).
 """
 
 from __future__ import annotations
 
 from tenantgate.admin.call import AdminCall, Reply
 from tenantgate.admin.views import View, page
+from tenantgate.credits.pricing import format_credits
+from tenantgate.credits.provider_costs import provider_cost_account
 from tenantgate.deployments import DeploymentHealth, health
 from tenantgate.iam.policy_model import ResourceType, Verb
+from tenantgate.ledger import LedgerStore
 
 
 class ReservationView(View, kw_only=True):
@@ -46,9 +50,14 @@ class DeploymentView(View, kw_only=True):
     ewma_ttft_ms: float | None
     cooling_down: bool
     reservations: list[ReservationView]
+    probe_streak: int = 0
+    """Active probes (``routing.probes``) in a row that succeeded (positive) or failed (negative)."""
+    absorbed_cost: str = "0.000000"
+    """Credits that failed attempts the upstream took on may have cost (estimated), never
+    charged to a caller: the deployment's provider cost account, all replicas together."""
 
 
-def deployment_view(row: DeploymentHealth) -> DeploymentView:
+def deployment_view(row: DeploymentHealth, absorbed: int = 0) -> DeploymentView:
     """The deployment as the admin API shows it."""
     return DeploymentView(
         model=row.model, deployment=row.deployment, provider=row.provider, region=row.region,
@@ -60,6 +69,7 @@ def deployment_view(row: DeploymentHealth) -> DeploymentView:
         reservations=[ReservationView(compartment=r.compartment, slots=r.slots, in_use=r.in_use,
                                       utilisation=round(r.utilisation, 4), queued=r.queued,
                                       wait_p99_ms=r.wait_p99_ms) for r in row.reservations],
+        probe_streak=row.probe_streak, absorbed_cost=format_credits(absorbed),
     )
 
 
@@ -68,4 +78,14 @@ async def list_deployments(call: AdminCall) -> Reply:
     call.require(Verb.INSPECT, ResourceType.GENERATIVE_AI_MODEL, call.root, "deployment", None)
     router = call.services.router
     rows = health(router) if router is not None else []
-    return Reply(200, page([deployment_view(row) for row in rows]))
+    absorbed = await _absorbed(call, rows)
+    return Reply(200, page([deployment_view(row, absorbed.get(row.deployment, 0)) for row in rows]))
+
+
+async def _absorbed(call: AdminCall, rows: list[DeploymentHealth]) -> dict[str, int]:
+    """Each deployment's provider cost so far, from the ledger (absent: none booked)."""
+    accounts = {provider_cost_account(row.deployment).id: row.deployment for row in rows}
+    if not accounts:
+        return {}
+    ledger = LedgerStore(call.services.database, clock=call.services.clock)
+    return {accounts[r.id]: r.balance.debits_posted for r in await ledger.lookup_accounts(list(accounts))}

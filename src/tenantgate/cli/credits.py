@@ -18,7 +18,7 @@ from tenantgate.cli._store_session import config_option, json_option, run_with_d
 from tenantgate.cli._tables import Cell, print_rows
 from tenantgate.cli.credits_rates import rates_group
 from tenantgate.cli.credits_report import report
-from tenantgate.credits.accounts import Period
+from tenantgate.credits.accounts import PROVIDER_BILLS, Period
 from tenantgate.credits.budgets import TENANCY_SCOPE_ID, Budget, BudgetStatus, ScopeType
 from tenantgate.credits.commitments import Commitment, CommitmentBalance, CommitmentKind, is_active
 from tenantgate.credits.pricing import format_credits, to_micro
@@ -101,13 +101,16 @@ def balance(config_file: Path | None, as_json: bool) -> None:
     """Credits available now across active commitments, and what each budget has left."""
     now = utc_now()
 
-    async def work(credits: CreditStore, iam: IdentityStore) -> tuple[list[CommitmentBalance],
-                                                                      list[BudgetStatus], dict[str, str]]:
+    async def work(
+        credits: CreditStore, iam: IdentityStore
+    ) -> tuple[list[CommitmentBalance], list[BudgetStatus], dict[str, str], int]:
         active = [b for b in await credits.list_commitments() if is_active(b.commitment, now)]
         statuses = [await credits.budget_status(b, now) for b in await credits.list_budgets()]
-        return active, statuses, await _scope_labels(iam)
+        bills = await credits.ledger.lookup_accounts([PROVIDER_BILLS])
+        absorbed = bills[0].balance.credits_posted if bills else 0
+        return active, statuses, await _scope_labels(iam), absorbed
 
-    active, statuses, labels = _run(config_file, work)
+    active, statuses, labels, absorbed = _run(config_file, work)
     total = sum(max(0, b.available) for b in active)  # pay-as-you-go may run below zero
     ending = [b.commitment for b in active if b.commitment.ends_at is not None]
     expiring = min(ending, key=lambda c: c.ends_at or now, default=None)
@@ -117,13 +120,17 @@ def balance(config_file: Path | None, as_json: bool) -> None:
         click.echo(json.dumps({
             "available": format_credits(total), "active_commitments": [b.commitment.id for b in active],
             "earliest_expiry": expiry.isoformat() if expiry else None, "payg": payg,
-            "budgets": [_status_json(s, labels) for s in statuses]}, indent=2))
+            "budgets": [_status_json(s, labels) for s in statuses],
+            "absorbed_by_failed_attempts": format_credits(absorbed)}, indent=2))
         return
     click.echo(f"Available: {format_credits(total)} credits in {len(active)} active commitment(s)"
                + (f", earliest expiry {expiry:%Y-%m-%d %H:%M} ({expiring.id})" if expiring and expiry else "")
                + ".")
     if payg:
         click.echo("Pay-as-you-go is active: usage beyond the prepaid credits is billed afterwards.")
+    if absorbed:
+        click.echo(f"Failed attempts the upstreams took on may have cost {format_credits(absorbed)} credits"
+                   " (estimated, not charged to callers; by deployment: GET /admin/v1/deployments).")
     if statuses:
         click.echo("")
         print_rows(["budget", "scope", "period", "limit", "spent", "remaining"],

@@ -40,7 +40,7 @@ from tenantgate.ledger.store import LIMIT_MAX
 from tenantgate.storage.database import Database
 from tenantgate.storage.errors import TransactionConflict
 
-SYSTEM_ACCOUNTS = (names.ISSUER, names.SPEND, names.BUDGETS, names.OVERAGE)
+SYSTEM_ACCOUNTS = (names.ISSUER, names.SPEND, names.BUDGETS, names.OVERAGE, names.PROVIDER_BILLS)
 _SET_ATTEMPTS = 8
 R = CreateTransferResult
 
@@ -56,7 +56,7 @@ class BudgetStore:
         self._ensuring: dict[str, asyncio.Future[str]] = {}
 
     async def ensure_system_accounts(self) -> None:
-        """Create ``tg:issuer``, ``tg:spend``, ``tg:budgets`` and ``tg:overage``; idempotent."""
+        """Create the ``tg:*`` system accounts (``SYSTEM_ACCOUNTS``); idempotent."""
         code = names.AccountCode.SYSTEM
         accounts = [Account(id=i, ledger=names.LEDGER, code=code) for i in SYSTEM_ACCOUNTS]
         require_accounts(await self.ledger.create_accounts(accounts))

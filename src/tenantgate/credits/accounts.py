@@ -10,6 +10,10 @@ Ledger ``credits`` (micro-credits). The accounts:
   ``2026-12-02`` or ``all``), funded with its limit by ``tg:issuer → bud`` when the period is
   first used; consumed by ``bud → tg:budgets``. A hard budget carries the limit flag.
 * ``tg:spend`` — everything commitments paid; ``tg:budgets`` — everything budgets counted.
+* ``pc:<deployment>`` — what failed attempts on one deployment may have cost the operator
+  (``provider_cost_account``): an attempt the upstream took on but whose answer never
+  reached the caller, who is not charged for it. Booked by ``pc:<deployment> →
+  tg:provider-bills``, so ``tg:provider-bills`` totals what providers may bill for them.
 
 A request's hold is one linked chain of pending transfers: one per budget in its chain
 (key, user, compartment and each ancestor), then the commitment. It commits or fails as a
@@ -27,6 +31,8 @@ SPEND = "tg:spend"
 BUDGETS = "tg:budgets"
 OVERAGE = "tg:overage"
 """Costs beyond a request's hold that its commitment could not absorb (an upstream ignored max_tokens)."""
+PROVIDER_BILLS = "tg:provider-bills"
+"""The counterpart of every ``pc:<deployment>`` account: failed attempts' costs, owed to providers."""
 
 
 class AccountCode(IntEnum):
@@ -35,6 +41,7 @@ class AccountCode(IntEnum):
     SYSTEM = 1
     COMMITMENT = 2
     BUDGET = 3
+    PROVIDER_COST = 4
 
 
 class TransferCode(IntEnum):
@@ -47,6 +54,8 @@ class TransferCode(IntEnum):
     FUND_BUDGET = 6
     FORFEIT = 7
     CORRECTION = 8
+    PROVIDER_COST = 9
+    """A failed attempt's estimated cost, absorbed by the operator (never the caller's)."""
 
 
 class Period(StrEnum):
@@ -93,3 +102,12 @@ def void_transfer_id(hold_id: str, index: int) -> str:
 
 def overage_transfer_id(hold_id: str, index: int) -> str:
     return f"o:{hold_id}:{index}"
+
+
+def provider_cost_account(deployment: str) -> str:
+    return f"pc:{deployment}"
+
+
+def provider_cost_transfer_id(attempt_id: str) -> str:
+    """One per attempt (``<request id>-a<N>``): a retried booking takes effect once."""
+    return f"pc:{attempt_id}"

@@ -27,18 +27,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from tenantgate.credits._budget_store import require_accounts
 from tenantgate.credits.accounts import period_key
 from tenantgate.credits.batcher import LedgerBatcher
 from tenantgate.credits.hold_plan import HoldPlan
 from tenantgate.credits.leases import Lease
 from tenantgate.credits.pricing import Price, RateCard, hold_amount, usage_cost
 from tenantgate.credits.prompt_tokens import chat_prompt_tokens, text_prompt_tokens
+from tenantgate.credits.provider_costs import attempt_cost, provider_cost_account, provider_cost_transfer
 from tenantgate.credits.rate_card_entries import config_entries
 from tenantgate.credits.reservations import ChainRefused, Reservations, new_id
 from tenantgate.credits.usage_record import UsageRecord, UsageStatus
 from tenantgate.credits.usage_table import recorded_at
 from tenantgate.errors import BudgetExceeded, InsufficientQuota, InternalError, ModelNotPriced
-from tenantgate.ledger import AccountFlags, CreateTransferResult
+from tenantgate.ledger import AccountFlags, CreateTransferResult, Transfer
 from tenantgate.settings import CreditsSettings
 
 if TYPE_CHECKING:  # the store is only handed in; importing it here would tie start-up to its tables
@@ -132,6 +134,8 @@ class Metering:
         self._commitment_query: asyncio.Future[list[Commitment]] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._provider_accounts: set[str] = set()
+        self._absorbing: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self._store.ensure_system_accounts()
@@ -152,6 +156,8 @@ class Metering:
 
     async def flush(self) -> None:
         """Book every settled request now (tests, shutdown): roll the leases, write the records."""
+        if self._absorbing:
+            await asyncio.gather(*list(self._absorbing), return_exceptions=True)
         await self.reservations.roll()
         await self.batcher.flush()
 
@@ -328,6 +334,35 @@ class Metering:
         record = self._record(hold.plan.hold_id, hold.request_id, hold.model, hold.operation, hold.payer)
         record.status, record.latency_ms, record.attempts = UsageStatus.RELEASED.value, latency_ms, attempts
         self._unbilled.append(record)
+
+    def absorb(self, hold: Hold, *, attempt_id: str, deployment: str, region: str | None,
+               deployment_type: str | None, error_code: str) -> int:
+        """Book a failed attempt that the upstream took on to its deployment's provider cost
+        account (``provider_costs``), never to the caller; return the estimate (0: not booked)."""
+        price = hold.prices.get((region, deployment_type))
+        cost = attempt_cost(price, prompt_tokens=hold.prompt_tokens_max) if price is not None else 0
+        if cost <= 0:
+            return 0
+        transfer = provider_cost_transfer(
+            attempt_id=attempt_id, deployment=deployment, amount=cost, request_id=hold.request_id,
+            prompt_tokens=hold.prompt_tokens_max, error_code=error_code)
+        if transfer.debit_account_id in self._provider_accounts:
+            self.batcher.submit_nowait([transfer])
+        else:  # a deployment's first failure: open its account, then book (off the request's path)
+            task = asyncio.create_task(self._book_absorbed(deployment, transfer))
+            self._absorbing.add(task)
+            task.add_done_callback(self._absorbing.discard)
+        return cost
+
+    async def _book_absorbed(self, deployment: str, transfer: Transfer) -> None:
+        try:
+            require_accounts(await self._store.ledger.create_accounts([provider_cost_account(deployment)]))
+        except Exception as exc:
+            logger.error("could not open a provider cost account; the attempt's cost is not booked",
+                         extra={"deployment": deployment, "transfer_id": transfer.id, "error": repr(exc)})
+            return
+        self._provider_accounts.add(transfer.debit_account_id)
+        self.batcher.submit_nowait([transfer])
 
     def _refused(self, hold_id: str, request_id: str, model: str, operation: str, payer: Payer) -> None:
         record = self._record(hold_id, request_id, model, operation, payer)

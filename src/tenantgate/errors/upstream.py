@@ -15,6 +15,15 @@ class UpstreamError(TenantgateError):
     error_type = "server_error"
     default_message = "The upstream provider returned an error."
     retryable: ClassVar[bool] = False
+    upstream_accepted: bool = False
+    """Whether the upstream took the request on (answered 2xx, or was sent it and never
+    answered in time), so it may bill for an attempt no caller is charged for. Set per
+    instance by the transport and the HTTP backend (``accepted``)."""
+
+    def accepted(self) -> UpstreamError:
+        """Mark this failure as one the upstream may bill for; returns it, to re-raise."""
+        self.upstream_accepted = True
+        return self
 
 
 class UpstreamBadResponse(UpstreamError):

@@ -123,6 +123,12 @@ class GatewayMetrics:
             "tenantgate_upstream_errors", "Failed upstream attempts by provider and error code.",
             ["provider", "code"], registry=self.registry,
         )
+        self._absorbed = Counter(
+            "tenantgate_upstream_absorbed_cost_micros",
+            "Estimated cost of failed attempts the upstream took on, booked to provider cost "
+            "accounts instead of callers (micro-credits), by deployment.",
+            ["provider", "deployment"], registry=self.registry,
+        )
         self.inflight_streams = Gauge(
             "tenantgate_inflight_streams", "Streaming responses in progress.",
             registry=self.registry,
@@ -145,6 +151,9 @@ class GatewayMetrics:
 
     def upstream_error(self, provider: str, code: str) -> None:
         self._upstream_errors.labels(provider, code).inc()
+
+    def absorbed_cost(self, provider: str, deployment: str, micros: int) -> None:
+        self._absorbed.labels(provider, deployment).inc(micros)
 
     def watch(self, name: str, text: str, read: Callable[[], float]) -> None:
         """Expose ``read()`` as the gauge ``name``, evaluated at each scrape."""

@@ -31,6 +31,7 @@ __all__ = [
     "HttpClientError",
     "InvalidRequest",
     "ProtocolError",
+    "RequestProgress",
     "ServerDisconnected",
 ]
 
@@ -121,6 +122,15 @@ class Http1Response:
             self._client._release(conn)
 
 
+class RequestProgress:
+    """How far one request got: written to a connection (``sent``) or not yet."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = False
+
+
 class Http1Client:
     """A pooled HTTP/1.1 client; create it inside the running loop (its pool binds to it)."""
 
@@ -175,14 +185,21 @@ class Http1Client:
         return text.encode("utf-8")
 
     async def request(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes, *, connect_timeout_s: float
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes, *, connect_timeout_s: float,
+        progress: RequestProgress | None = None,
     ) -> Http1Response:
-        """Send a request and wait for its status and headers (the caller bounds the wait)."""
+        """Send a request and wait for its status and headers (the caller bounds the wait).
+
+        ``progress.sent`` turns True once the request is written to a connection, so a caller
+        whose wait ran out can tell "never reached the server" from "sent, no answer".
+        """
         target = self._target(url)
         data = self._head(method, target, headers, len(body)) + body
         conn = await self._acquire(target, connect_timeout_s)
         try:
             conn.send(data)
+            if progress is not None:
+                progress.sent = True
             await conn.wait_headers()
         except ServerDisconnected as exc:
             # Retry only the stale keep-alive race: a reused connection that the server closed

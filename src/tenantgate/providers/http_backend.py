@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from tenantgate.errors import UpstreamBadResponse, UpstreamStreamInterrupted
+from tenantgate.errors import UpstreamBadResponse, UpstreamError, UpstreamStreamInterrupted
 from tenantgate.providers.base import (
     Capabilities,
     DeploymentInfo,
@@ -55,42 +55,48 @@ class HttpBackend:
         response = await self._transport.send(request, self._timeouts)
         if response.status >= 300:
             raise self.adapter.map_error(response)
-        return self.adapter.parse_response(operation, body, response)
+        try:
+            return self.adapter.parse_response(operation, body, response)
+        except UpstreamError as error:  # a 2xx the upstream did the work for, unusable to us
+            raise error.accepted() from error.__cause__
 
     async def stream(self, operation: Operation, body: dict[str, Any]) -> AsyncGenerator[StreamPiece, None]:
+        """Pieces of a streamed answer; a failure after a 2xx status is ``accepted`` (billable)."""
         request = await self._signed(self.adapter.build_request(operation, body, stream=True))
-        choices_expected = _choices_expected(body)
-        finished = 0
         async with self._transport.stream(request, self._timeouts) as upstream:
             if upstream.status >= 300:
                 error_body = await upstream.read_all()
                 raise self.adapter.map_error(
                     UpstreamResponse(status=upstream.status, headers=upstream.headers, body=error_body)
                 )
-            if not upstream.headers.get("content-type", "").startswith("text/event-stream"):
-                raise UpstreamBadResponse("The upstream did not answer with an event stream.")
-            decoder = self.adapter.stream_decoder(operation, body)
-            parser = SseParser()
-            async for chunk in upstream.chunks():
-                for event in parser.feed(chunk):
+            try:  # one generator, not two: every piece of every stream passes through here
+                if not upstream.headers.get("content-type", "").startswith("text/event-stream"):
+                    raise UpstreamBadResponse("The upstream did not answer with an event stream.")
+                finished = 0
+                decoder = self.adapter.stream_decoder(operation, body)
+                parser = SseParser()
+                async for chunk in upstream.chunks():
+                    for event in parser.feed(chunk):
+                        decoded = decoder.feed(event.data)
+                        for piece in decoded.pieces:
+                            finished += piece.finished_choices
+                            yield piece
+                        if decoded.done:
+                            return
+                for event in parser.flush():
                     decoded = decoder.feed(event.data)
                     for piece in decoded.pieces:
                         finished += piece.finished_choices
                         yield piece
                     if decoded.done:
                         return
-            for event in parser.flush():
-                decoded = decoder.feed(event.data)
-                for piece in decoded.pieces:
-                    finished += piece.finished_choices
-                    yield piece
-                if decoded.done:
-                    return
-        if finished < choices_expected:
-            raise UpstreamStreamInterrupted(
-                "The upstream closed the stream before the answer was complete."
-            )
-        # Every choice finished but no [DONE]: the answer is whole, the upstream was sloppy.
+                if finished < _choices_expected(body):
+                    raise UpstreamStreamInterrupted(
+                        "The upstream closed the stream before the answer was complete."
+                    )
+                # Every choice finished but no [DONE]: the answer is whole, the upstream was sloppy.
+            except UpstreamError as error:
+                raise error.accepted() from error.__cause__
 
     async def aclose(self) -> None:
         """The transport is shared; nothing is held per deployment."""

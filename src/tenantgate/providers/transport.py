@@ -16,7 +16,13 @@ from contextlib import asynccontextmanager, contextmanager
 
 from tenantgate import __version__
 from tenantgate.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from tenantgate.providers._http1_client import ConnectError, Http1Client, Http1Response, HttpClientError
+from tenantgate.providers._http1_client import (
+    ConnectError,
+    Http1Client,
+    Http1Response,
+    HttpClientError,
+    RequestProgress,
+)
 from tenantgate.providers.base import UpstreamRequest, UpstreamResponse
 from tenantgate.settings import UpstreamSettings, UpstreamTimeouts
 
@@ -133,32 +139,46 @@ class HttpTransport:
     async def _open(
         self, request: UpstreamRequest, timeouts: UpstreamTimeouts, deadline: float
     ) -> Http1Response:
-        """Send and wait for the headers, within the first-byte (and total) deadline."""
+        """Send and wait for the headers, within the first-byte (and total) deadline.
+
+        A wait that runs out after the request was sent is an ``accepted`` timeout: the
+        upstream may be generating (and billing) an answer nobody will read.
+        """
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout_at(min(deadline, loop.time() + timeouts.first_byte_timeout_ms / 1000)):
-            return await self.client.request(
-                request.method,
-                request.url,
-                request.headers,
-                request.body,
-                connect_timeout_s=timeouts.connect_timeout_ms / 1000,
-            )
+        progress = RequestProgress()
+        try:
+            with mapped_transport_errors("request"):
+                async with asyncio.timeout_at(
+                    min(deadline, loop.time() + timeouts.first_byte_timeout_ms / 1000)
+                ):
+                    return await self.client.request(
+                        request.method,
+                        request.url,
+                        request.headers,
+                        request.body,
+                        connect_timeout_s=timeouts.connect_timeout_ms / 1000,
+                        progress=progress,
+                    )
+        except UpstreamTimeout as timeout:
+            raise (timeout.accepted() if progress.sent else timeout) from timeout.__cause__
 
     async def send(self, request: UpstreamRequest, timeouts: UpstreamTimeouts) -> UpstreamResponse:
         """Send a request and read the whole answer, within the first-byte and idle deadlines."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeouts.total_timeout_ms / 1000
-        with mapped_transport_errors("request"):
-            response = await self._open(request, timeouts, deadline)
-            try:
+        response = await self._open(request, timeouts, deadline)
+        try:
+            with mapped_transport_errors("reading the answer"):
                 body = response.read_nowait()  # usually the whole body came with the headers
                 if body is None or not response.at_eof:
                     idle_until = min(deadline, loop.time() + timeouts.idle_timeout_ms / 1000)
                     async with asyncio.timeout_at(idle_until):
                         rest = await response.read()
                     body = rest if body is None else body + rest
-            finally:
-                response.release()
+        except UpstreamError as error:
+            raise (error.accepted() if response.status < 300 else error) from error.__cause__
+        finally:
+            response.release()
         return UpstreamResponse(status=response.status, headers=response.headers, body=body)
 
     @asynccontextmanager
@@ -167,8 +187,7 @@ class HttpTransport:
     ) -> AsyncIterator[UpstreamStream]:
         """Open a streaming request; leaving the block early aborts the upstream connection."""
         deadline = asyncio.get_running_loop().time() + timeouts.total_timeout_ms / 1000
-        with mapped_transport_errors("opening stream"):
-            response = await self._open(request, timeouts, deadline)
+        response = await self._open(request, timeouts, deadline)
         try:
             yield UpstreamStream(response, timeouts.idle_timeout_ms / 1000, deadline)
         except BaseException:
