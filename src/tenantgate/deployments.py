@@ -62,6 +62,8 @@ class DeploymentHealth:
     ewma_ttft_ms: float | None
     cooling_down: bool
     reservations: tuple[ReservationUsage, ...] = ()
+    probe_streak: int = 0
+    """Active probes in a row that succeeded (positive) or failed (negative); 0: none yet."""
     """Utilisation of dedicated capacity per reservation, then of its shared slots (empty: none)."""
 
 
@@ -83,6 +85,7 @@ def health(router: Router) -> list[DeploymentHealth]:
                 ewma_ttft_ms=None if state.ewma_ttft_s is None else round(state.ewma_ttft_s * 1000, 3),
                 cooling_down=state.cooling_until > now,
                 reservations=tuple(state.dedicated.usage()) if state.dedicated is not None else (),
+                probe_streak=state.breaker.probe_streak,
             ))
     return rows
 

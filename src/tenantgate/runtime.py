@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from tenantgate.audit import AuditRecorder, AuditStore
 from tenantgate.catalog import Catalog, build_catalog
 from tenantgate.credits.metering import Metering
+from tenantgate.deployment_probes import ActiveProbes
 from tenantgate.deployments import build_router, health, reservation_rows
 from tenantgate.iam.access_control import AccessControl
 from tenantgate.iam.denial_audit import denial_entry
@@ -69,6 +70,7 @@ class Gateway:
         self.router = build_router(self.catalog, settings.routing, self.metering)
         self.pipeline = Pipeline(self.catalog, self.access, self.metrics, self.metering,
                                  rate_limits=self.rate_limits, router=self.router)
+        self.probes = ActiveProbes(self.router, settings.routing.probes)
         self.metrics.watch_deployments(lambda: [
             (row.model, row.deployment, row.breaker_code, row.in_flight,
              None if row.ewma_ttft_ms is None else row.ewma_ttft_ms / 1000) for row in health(self.router)])
@@ -96,6 +98,7 @@ class Gateway:
                     await warm_up()
         if self.settings.local.enabled:
             self._watch_local_memory()
+        self.probes.start()
         gc.collect()
         gc.freeze()  # start-up objects live as long as the process: no collection rescans them
         self.ready = True
@@ -149,6 +152,14 @@ class Gateway:
               lambda: self.audit.dropped)
         watch("tenantgate_audit_lost", "Audit entries given up after every write attempt failed (total).",
               lambda: self.audit.lost)
+        metering = self.metering
+        if metering is not None:
+            watch("tenantgate_ledger_transfers_lost",
+                  "Ledger transfers given up after every batch write failed (total; their holds expire).",
+                  lambda: metering.batcher.lost)
+            watch("tenantgate_usage_records_lost",
+                  "Settled requests' usage records whose lease roll was given up (total; never charged).",
+                  lambda: metering.reservations.lost_records)
 
     def _watch_local_memory(self) -> None:
         from tenantgate.providers import local
@@ -157,6 +168,7 @@ class Gateway:
 
     async def stop(self) -> None:
         self.ready = False
+        await self.probes.aclose()
         await self.access.aclose()
         await self.rate_cards.aclose()
         if self.metering is not None:

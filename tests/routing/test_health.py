@@ -75,3 +75,34 @@ def test_a_disabled_breaker_never_opens():
     for _ in range(50):
         breaker.record(False, 100.0)
     assert breaker.state(100.0) is BreakerState.CLOSED
+
+
+def _probe(breaker: CircuitBreaker, results: str, now: float) -> None:
+    """Feed active probe results: ``+`` a success, ``-`` a failure."""
+    for index, mark in enumerate(results):
+        breaker.probed(mark == "+", now + index * 0.01, unhealthy_after=2, healthy_after=3)
+
+
+def test_failed_probes_in_a_row_open_a_closed_breaker_without_live_traffic():
+    breaker = CircuitBreaker(POLICY)
+    _probe(breaker, "-+-", 100.0)
+    assert breaker.state(100.1) is BreakerState.CLOSED  # never two failures in a row
+    _probe(breaker, "-", 100.2)
+    assert breaker.state(100.2) is BreakerState.OPEN
+    assert breaker.probe_streak == -2
+
+
+def test_successful_probes_in_a_row_close_an_open_breaker_before_its_cooldown():
+    breaker = _opened()
+    _probe(breaker, "++-++", 100.0)
+    assert breaker.state(100.1) is BreakerState.OPEN  # the failure restarted the run
+    _probe(breaker, "+", 100.2)
+    assert breaker.state(100.2) is BreakerState.CLOSED
+    assert breaker.admits(100.2)
+
+
+def test_probes_move_nothing_when_breakers_are_off():
+    breaker = CircuitBreaker(BreakerPolicy(enabled=False))
+    _probe(breaker, "-----", 100.0)
+    assert breaker.state(101.0) is BreakerState.CLOSED
+    assert breaker.probe_streak == -5

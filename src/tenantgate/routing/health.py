@@ -43,8 +43,8 @@ class BreakerPolicy:
 class CircuitBreaker:
     """Opens when the window's failure ratio reaches the threshold; probes after the cooldown."""
 
-    __slots__ = ("_failures", "_opened_at", "_policy", "_probes", "_requests", "_slot", "_state",
-                 "_total_failures", "_total_requests", "_width_s")
+    __slots__ = ("_failures", "_opened_at", "_policy", "_probe_streak", "_probes", "_requests", "_slot",
+                 "_state", "_total_failures", "_total_requests", "_width_s")
 
     def __init__(self, policy: BreakerPolicy) -> None:
         self._policy = policy
@@ -57,6 +57,8 @@ class CircuitBreaker:
         self._state = BreakerState.CLOSED
         self._opened_at = 0.0
         self._probes = 0
+        self._probe_streak = 0
+        """Active probes' run: +n after n successes in a row, -n after n failures."""
 
     def state(self, now: float) -> BreakerState:
         """The state at ``now`` (an open breaker turns half-open once its cooldown has passed)."""
@@ -100,6 +102,29 @@ class CircuitBreaker:
             self._total_failures += 1
         if self._tripped():
             self._open(now)
+
+    def probed(self, ok: bool, now: float, *, unhealthy_after: int, healthy_after: int) -> None:
+        """One active probe's result (``routing.probes``), kept apart from live traffic's window.
+
+        ``unhealthy_after`` failures in a row open a closed breaker before callers meet the
+        outage; ``healthy_after`` successes in a row close an open or half-open one without
+        spending a caller's request on the half-open probe.
+        """
+        streak = self._probe_streak
+        streak = (streak + 1 if streak > 0 else 1) if ok else streak - 1 if streak < 0 else -1
+        self._probe_streak = streak
+        if not self._policy.enabled:
+            return
+        state = self.state(now)
+        if ok and state is not BreakerState.CLOSED and streak >= healthy_after:
+            self._close(now)
+        elif not ok and state is BreakerState.CLOSED and -streak >= unhealthy_after:
+            self._open(now)
+
+    @property
+    def probe_streak(self) -> int:
+        """Consecutive successful (positive) or failed (negative) active probes; 0: none yet."""
+        return self._probe_streak
 
     def reopens_in_s(self, now: float) -> float:
         """Seconds until an open breaker admits a probe (0 when it admits requests already)."""

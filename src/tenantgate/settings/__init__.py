@@ -37,6 +37,7 @@ from tenantgate.settings.rate_limits import RateLimitRule, RateLimitSettings
 from tenantgate.settings.routing import (
     BreakerSettings,
     LatencySettings,
+    ProbeSettings,
     ResidencyRule,
     RetrySettings,
     RoutingSettings,
@@ -48,8 +49,9 @@ CONFIG_FILE_ENV = "TENANTGATE_CONFIG"
 __all__ = [
     "CONFIG_FILE_ENV", "AuthSettings", "BreakerSettings", "CapacityQueueSettings", "CreditsSettings",
     "DeploymentSettings", "IdempotencySettings", "LatencySettings", "LocalSettings", "LoggingSettings",
-    "ModelRoutingSettings", "ModelSettings", "RateLimitRule", "RateLimitSettings", "RateSettings",
-    "ReservationRule", "ResidencyRule", "RetrySettings", "RoutingSettings", "ServerSettings", "Settings",
+    "ModelRoutingSettings", "ModelSettings", "ProbeSettings", "RateLimitRule", "RateLimitSettings",
+    "RateSettings", "ReservationRule", "ResidencyRule", "RetrySettings", "RoutingSettings", "ServerSettings",
+    "Settings",
     "SettingsError", "StorageSettings", "StrategyName", "UpstreamSettings", "UpstreamTimeouts",
     "export_for_workers", "load_settings", "read_config_file", "read_secret",
 ]

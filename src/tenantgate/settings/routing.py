@@ -30,6 +30,24 @@ class BreakerSettings(_Section):
     )
 
 
+class ProbeSettings(_Section):
+    """Active health probes: a one-token request to every remote deployment, off the request path.
+
+    They find a deployment that went down before a caller's request does, and bring one back
+    without spending a caller's request on it (docs/routing.md, "Active probes").
+    """
+
+    enabled: bool = Field(False, description="Probe every remote deployment on a schedule.")
+    interval_s: float = Field(30.0, gt=0, description="Seconds between two probes of one deployment.")
+    timeout_s: float = Field(10.0, gt=0, description="How long a probe may take before it counts as failed.")
+    unhealthy_after: int = Field(
+        2, ge=1, description="Consecutive failed probes that open a closed breaker."
+    )
+    healthy_after: int = Field(
+        2, ge=1, description="Consecutive successful probes that close an open or half-open breaker."
+    )
+
+
 class RetrySettings(_Section):
     """How one request retries and fails over, and the budget that bounds retries overall."""
 
@@ -105,6 +123,7 @@ class RoutingSettings(_Section):
     """Deployment health, retries and residency rules shared by every model (docs/routing.md)."""
 
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    probes: ProbeSettings = Field(default_factory=ProbeSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     latency: LatencySettings = Field(default_factory=LatencySettings)
     compartments: list[ResidencyRule] = Field(
