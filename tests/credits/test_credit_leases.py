@@ -8,6 +8,7 @@ covers, and every settled request must be booked (ledger post and usage record, 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -46,11 +47,13 @@ async def ledger(database) -> LedgerStore:
 
 
 class Replica:
-    def __init__(self, database, *, lease_max_requests: int = 256, idle_s: float = 60.0) -> None:
+    def __init__(self, database, *, lease_max_requests: int = 256, idle_s: float = 60.0,
+                 reads_free: bool = True) -> None:
         self.ledger = LedgerStore(database, clock=clock)
         self.batcher = LedgerBatcher(self.ledger, linger_ms=1)
         self.reservations = Reservations(self.batcher, timeout_s=600, roll_interval_s=3600, idle_s=idle_s,
-                                         lease_max_requests=lease_max_requests, free_of=self.free_of)
+                                         lease_max_requests=lease_max_requests,
+                                         free_of=self.free_of if reads_free else None)
 
     async def free_of(self, accounts) -> int | None:
         found = await self.ledger.lookup_accounts(accounts)
@@ -129,3 +132,69 @@ async def test_a_lease_takes_at_most_an_eighth_of_what_is_free_so_replicas_share
         others = await asyncio.gather(*(b.reservations.reserve(CHAIN, AMOUNT) for _ in range(80)))
         assert len(others) == 80
         assert sum(lease.plan.amount for lease in {id(x): x for x in others}.values()) <= 100 * AMOUNT
+
+
+async def _drain(lease, requests: int, start: int) -> None:
+    """Admit and settle ``requests`` requests on ``lease``, each costing its whole hold."""
+    for i in range(start, start + requests):
+        assert lease.take(AMOUNT, time.monotonic())  # busy now: a roll keeps it, not shrinks it
+        lease.settle(AMOUNT, AMOUNT, record(i, AMOUNT))
+
+
+async def test_a_roll_tops_a_busy_lease_back_up_so_it_lasts_while_the_chain_is_busy(ledger, database):
+    async with Replica(database, reads_free=False) as a:  # as if the chain had plenty free
+        lease = await a.reservations.reserve(CHAIN, AMOUNT)
+        lease.release(AMOUNT)
+        size = lease.size
+        assert size == lease.plan.amount >= 4 * AMOUNT
+        await _drain(lease, size // AMOUNT - 1, 0)  # nearly empty
+        await a.reservations.roll()
+        assert lease.available >= size  # topped up (to the chain's next lease size), in whole requests
+        assert lease.available % AMOUNT == 0
+        pending, posted = await balance(ledger, BUDGET)
+        assert pending == lease.plan.amount == lease.available
+        assert posted == (size // AMOUNT - 1) * AMOUNT
+        assert await a.reservations.reserve(CHAIN, AMOUNT) is lease  # no new lease was placed
+        lease.release(AMOUNT)
+    assert await ledger.find_invariant_violations() == []
+
+
+async def test_a_refused_top_up_still_books_the_roll_and_the_budget_is_never_exceeded(ledger, database):
+    async with Replica(database, reads_free=False) as a, Replica(database) as b:
+        lease = await a.reservations.reserve(CHAIN, AMOUNT)
+        lease.release(AMOUNT)
+        await _drain(lease, lease.size // AMOUNT, 0)  # empty: its whole size was used
+        # the other replica takes (almost) everything left, so the top-up cannot be had
+        held = []
+        while True:
+            try:
+                held.append(await b.reservations.reserve(CHAIN, AMOUNT))
+            except ChainRefused:
+                break
+        # ``a`` does not read what is free, so it asks for its whole size back: the ledger refuses
+        await a.reservations.roll()
+        assert not lease.tops_up  # refused once: it drains from now on
+        rows = await booked(database)
+        assert len(rows) == lease.size // AMOUNT  # the roll was booked without its top-up
+        pending, posted = await balance(ledger, BUDGET)
+        assert posted == lease.size
+        assert pending + posted <= 100 * AMOUNT
+        for i, other in enumerate(held):
+            other.settle(AMOUNT, AMOUNT, record(10_000 + i, AMOUNT))
+    pending, posted = await balance(ledger, BUDGET)
+    assert (pending, posted) == (0, lease.size + len(held) * AMOUNT)
+    assert posted <= 100 * AMOUNT
+    assert await ledger.find_invariant_violations() == []
+
+
+async def test_near_a_limit_a_roll_does_not_top_up_so_no_replica_sits_on_room_others_need(ledger, database):
+    async with Replica(database) as a:  # the budget covers 100 requests: far less than 64 leases
+        lease = await a.reservations.reserve(CHAIN, AMOUNT)
+        lease.release(AMOUNT)
+        await _drain(lease, lease.size // AMOUNT - 1, 0)
+        await a.reservations.roll()
+        assert lease.available == AMOUNT  # what it had left, nothing more
+        assert await balance(ledger, BUDGET) == (AMOUNT, lease.size - AMOUNT)
+        lease.take(AMOUNT, time.monotonic())
+        lease.release(AMOUNT)
+    assert await ledger.find_invariant_violations() == []

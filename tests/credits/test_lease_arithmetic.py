@@ -3,7 +3,8 @@
 Hypothesis drives one lease as the gateway does, with rolls that commit or fail at random,
 and checks after every step what the ledger would see: the pending amount always equals
 ``available + reserved + consumed`` (plus what an uncommitted roll detached), a roll never
-posts more than it holds, and every settled cost is posted exactly once — however rolls fail.
+posts more than it holds, and every settled cost is posted exactly once — however rolls fail. Rolls of a busy lease
+top it up toward its size; the top-up joins its free room only when the roll commits.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def record(n: int) -> UsageRecord:
 class LeaseMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.lease = Lease(HoldPlan("l0", 1_000, ("bud:b:all",), "cmt:c"), last_used=0.0)
+        self.lease = Lease(HoldPlan("l0", 1_000, ("bud:b:all",), "cmt:c"), last_used=0.0, unit=50)
         self.in_flight: list[int] = []
         self.roll: Roll | None = None
         self.settled = 0  # what settled requests were charged to the lease (capped at their holds)
@@ -58,10 +59,18 @@ class LeaseMachine(RuleBasedStateMachine):
         self.lease.release(self.in_flight.pop(pick % len(self.in_flight)))
 
     @precondition(lambda self: self.roll is None)
-    @rule(shrink=st.booleans())
-    def plan_roll(self, shrink: bool) -> None:
+    @rule(shrink=st.booleans(), free=st.none() | st.integers(0, 5_000))
+    def plan_roll(self, shrink: bool, free: int | None) -> None:
         self.n += 1
-        self.roll = leases.plan_roll(self.lease, shrink=shrink, new_hold_id=f"l{self.n}", timeout_s=60)
+        target = leases.top_up_target(self.lease, growth=self.lease.size * 2)
+        top_up = (leases.top_up_amount(self.lease, target=target, free=free, headroom=2)
+                  if leases.wants_top_up(self.lease, target) else 0)
+        assert top_up >= 0
+        assert top_up % 50 == 0  # whole requests
+        assert self.lease.reserved + self.lease.available + top_up <= max(
+            target, self.lease.reserved + self.lease.available)  # never beyond the target
+        self.roll = leases.plan_roll(
+            self.lease, shrink=shrink, new_hold_id=f"l{self.n}", timeout_s=60, top_up=top_up)
         if self.roll is not None:
             chain = self.roll.transfers[:self.roll.chain_length]
             settles = [t for t in chain if t.flags & (_POST | _VOID)]

@@ -6,7 +6,12 @@ import toktok
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tenantgate.credits.prompt_tokens import chat_prompt_tokens, encoding_for, text_prompt_tokens
+from tenantgate.credits.prompt_tokens import (
+    _ONE_TOKEN_ROLES,
+    chat_prompt_tokens,
+    encoding_for,
+    text_prompt_tokens,
+)
 
 HI = {"messages": [{"role": "system", "content": "You are helpful."},
                    {"role": "user", "content": "What is the capital of France?"}]}
@@ -55,3 +60,21 @@ def test_embedding_inputs_count_strings_and_token_id_arrays():
     assert text_prompt_tokens("hello world", "text-embedding-3-small") >= 2
     assert text_prompt_tokens([[1, 2, 3], [4, 5]], "text-embedding-3-small") >= 5
     assert text_prompt_tokens([1, 2, 3], "text-embedding-3-small") >= 3
+
+
+def test_role_names_counted_as_one_token_are_one_token_in_both_encodings():
+    for encoding in ("o200k_base", "cl100k_base"):
+        assert toktok.batch_count(sorted(_ONE_TOKEN_ROLES), encoding) == [1] * len(_ONE_TOKEN_ROLES)
+
+
+def test_every_message_field_and_content_part_is_counted():
+    body = {"messages": [
+        {"role": "user", "name": "alice", "content": [{"type": "text", "text": "one two three"}]},
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "42"},
+    ]}
+    texts = ["user", "alice", "one two three", "assistant", "tool", "c1", "42",
+             '[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]']
+    cookbook = sum(toktok.batch_count(texts, "o200k_base")) + 3 * 3 + 3
+    assert cookbook <= chat_prompt_tokens(body, "gpt-4o") <= cookbook * 1.05 + 2

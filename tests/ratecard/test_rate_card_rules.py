@@ -143,3 +143,20 @@ def test_the_rate_card_rules_do_no_io_and_read_no_clock():
                      if isinstance(node, ast.ImportFrom) and node.module}
         assert not {i for i in imported if i.split(".")[0] in forbidden or i.startswith(forbidden)}, name
         assert ".now(" not in source, name
+
+
+def test_a_remembered_price_gives_way_to_a_later_entry_and_still_answers_for_the_past():
+    """``price`` remembers answers per key; each holds only until a matching entry starts."""
+    card = RateCard([
+        RateEntry("m", _p("1"), JAN),
+        RateEntry("m", _p("3"), MAR, region="eu"),  # a more specific key starts later
+        RateEntry("m", _p("5"), JUN),  # and the general price changes later still
+    ])
+    instants = [JAN + timedelta(days=d) for d in range(0, 200, 7)]
+    for at in [*instants, *reversed(instants), MAR - timedelta(microseconds=1), MAR, JUN]:
+        uncached = RateCard(card.entries).entry("m", at, "eu")
+        assert uncached is not None
+        assert card.price("m", at, "eu") == uncached.price, at
+        general = RateCard(card.entries).entry("m", at)
+        assert general is not None
+        assert card.price("m", at) == general.price, at

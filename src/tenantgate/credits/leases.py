@@ -17,6 +17,13 @@ ledger covers what is free, what requests in flight may still use, and what sett
 used but no roll has posted yet). A roll posts ``consumed`` and keeps ``available + reserved``
 (or only ``reserved`` when the lease shrinks), so the identity holds across rolls too.
 
+The newest lease of a busy chain is also *topped up* by its roll, to the size the chain's
+next lease would be placed with, while the chain has plenty free (``top_up_amount``): the
+new pending chain reserves ``keep + top_up``, and ``top_up`` joins ``available`` only once
+that chain committed. Without it every lease drains at the pace its requests consume, and a
+busy chain places a new lease (a ledger write the requests wait for) every few hundred
+requests; with it, one lease per chain and replica lasts as long as it is busy.
+
 Pure: no I/O, no clock of its own; ``metering`` places and rolls leases through the ledger.
 """
 
@@ -51,9 +58,17 @@ class Lease:
     rolling: bool = False
     dead: bool = False
     """Its pending chain is gone (expired): nothing more can be posted against it."""
+    size: int = field(init=False)
+    """The amount it was placed with: what its rolls top it up to while it is busy."""
+    unit: int = 0
+    """The amount of the request it was placed for; top-ups are whole multiples of it."""
+    tops_up: bool = True
+    """False once a top-up was refused (a limit is near): it then drains, and is replaced by a
+    lease sized to what is left."""
 
     def __post_init__(self) -> None:
         self.available = self.plan.amount
+        self.size = self.plan.amount
 
     @property
     def closed(self) -> bool:
@@ -104,20 +119,54 @@ class Roll:
     kept: HoldPlan
     booking_id: str
     """The transfer whose creation books ``records``: the commitment's post (or void)."""
+    top_up: int = 0
+    """Room the new pending chain adds; it joins ``available`` when the roll commits."""
 
 
-def plan_roll(lease: Lease, *, shrink: bool, new_hold_id: str, timeout_s: int) -> Roll | None:
+def top_up_target(lease: Lease, growth: int) -> int:
+    """The room a busy lease should have after its roll: its size, the chain's next lease size
+    (``growth``), or twice what it consumed since its last roll, whichever is largest, so a
+    lease keeps up with its traffic for two roll intervals."""
+    return max(lease.size, growth, 2 * lease.consumed + lease.reserved)
+
+
+def wants_top_up(lease: Lease, target: int) -> bool:
+    """Whether a roll should refill the lease: busy, allowed, and down to half ``target`` or less."""
+    return (lease.tops_up and not lease.retired and not lease.dead and bool(lease.records)
+            and lease.available * 2 <= target)
+
+
+def top_up_amount(lease: Lease, *, target: int, free: int | None, headroom: int) -> int:
+    """What a roll adds to ``lease``: up to ``target`` in all, in whole requests, but only while
+    the tightest account of its chain has ``headroom`` times that free (``free``; None: no limit).
+
+    Near a limit a topped-up lease would sit on room that another replica's requests need
+    (they would be refused while the budget still covers them), so there leases drain and are
+    replaced by placements sized to what is left, as before.
+    """
+    if free is not None and free < headroom * target:
+        return 0
+    keep = lease.reserved + lease.available
+    unit = lease.unit or 1
+    return max(0, (target - keep) // unit * unit)
+
+
+def plan_roll(
+    lease: Lease, *, shrink: bool, new_hold_id: str, timeout_s: int, top_up: int = 0
+) -> Roll | None:
     """Detach what a roll books from ``lease`` and plan its transfers; None if there is nothing to do.
 
     ``shrink`` gives back what is free (an idle lease, or at shutdown) and keeps only the room of
-    requests in flight. The lease's counters move as if the roll had committed; ``roll_failed``
-    puts them back.
+    requests in flight; otherwise ``top_up`` more is reserved (``top_up_amount``). The lease's
+    counters move as if the roll had committed, except the top-up; ``roll_failed`` puts them back.
     """
     if lease.rolling or lease.dead:
         return None
     if not lease.records and not (shrink and lease.available):
         return None
-    keep = lease.reserved + (0 if shrink else lease.available)
+    if shrink or lease.retired:
+        top_up = 0
+    keep = lease.reserved + (0 if shrink else lease.available) + top_up
     old, consumed, records = lease.plan, lease.consumed, lease.records
     transfers = (hold_plan.settle_transfers(old, consumed) if consumed
                  else hold_plan.void_transfers(old))
@@ -135,13 +184,16 @@ def plan_roll(lease: Lease, *, shrink: bool, new_hold_id: str, timeout_s: int) -
     if shrink:
         lease.retired = True
         lease.available = 0
-    return Roll(lease, transfers, chain_length, records, overages, consumed, freed, kept, booking_id)
+    return Roll(lease, transfers, chain_length, records, overages, consumed, freed, kept, booking_id, top_up)
 
 
 def roll_committed(roll: Roll) -> None:
-    """The roll's chain committed: the lease now stands on its new pending chain."""
+    """The roll's chain committed: the lease now stands on its new pending chain (and its top-up)."""
     lease = roll.lease
     lease.plan = roll.kept
+    lease.available += roll.top_up
+    if roll.top_up:
+        lease.size = max(lease.size, roll.kept.amount)
     lease.rolling = False
 
 

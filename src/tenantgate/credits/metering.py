@@ -170,14 +170,22 @@ class Metering:
         """Reserve the request's maximum cost on every budget and one commitment, or raise 429."""
         now = self._clock()
         prices, amount, prompt_max = self._price(model, operation, body, candidates, now)
-        budgets = await self._budgets_for(payer)
-        accounts = tuple([await self._budget_account(b, period_key(b.period, now)) for b in budgets])
+        monotonic = time.monotonic()
+        cached = self._budgets.get(payer)  # the common case awaits nothing until the lease
+        fresh = cached is not None and cached[0] > monotonic
+        budgets = cached[1] if fresh and cached is not None else await self._budgets_for(payer)
+        accounts = await self._budget_accounts(budgets, now) if budgets else ()
         hold_id = new_id()
-        for commitment in await self._active_commitments(now):
-            if self._exhausted.get(commitment.id, 0.0) > time.monotonic():
+        expires, commitments = self._commitments
+        if expires <= monotonic:
+            commitments = await self._active_commitments(now)
+        for commitment in commitments:
+            if self._exhausted and self._exhausted.get(commitment.id, 0.0) > monotonic:
                 continue
+            chain = (accounts, commitment.account_id)
             try:
-                lease = await self.reservations.reserve((accounts, commitment.account_id), amount)
+                lease = self.reservations.admit_now(chain, amount) or await self.reservations.reserve(
+                    chain, amount)
             except ChainRefused as refused:
                 if refused.code is not CreateTransferResult.EXCEEDS_CREDITS:
                     logger.error("credit hold refused by the ledger",
@@ -191,7 +199,7 @@ class Metering:
                     ) from None
                 self._exhausted[commitment.id] = time.monotonic() + _EXHAUSTED_S
                 continue
-            plan = HoldPlan(hold_id, amount, accounts, commitment.account_id)
+            plan = HoldPlan(hold_id, amount, accounts, chain[1])
             return Hold(plan, model, request_id, prices, prompt_max, payer, lease, operation)
         self._refused(hold_id, request_id, model, operation, payer)
         raise InsufficientQuota()
@@ -259,6 +267,9 @@ class Metering:
         self._budgets[payer] = (time.monotonic() + _CACHE_S, budgets)
         return budgets
 
+    async def _budget_accounts(self, budgets: list[Budget], now: datetime) -> tuple[str, ...]:
+        return tuple([await self._budget_account(b, period_key(b.period, now)) for b in budgets])
+
     async def _budget_account(self, budget: Budget, period: str) -> str:
         account = budget.account_id(period)
         if account not in self._funded:
@@ -318,7 +329,8 @@ class Metering:
             user_id=payer.user_id, compartment_id=payer.compartment_id, deployment=deployment,
             region=region, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             cached_tokens=cached_tokens, estimated=estimated, cost_micros=cost,
-            paid_by=hold.plan.commitment_account, latency_ms=latency_ms, attempts=attempts)
+            paid_by=hold.plan.commitment_account, latency_ms=latency_ms,
+            attempts=tuple(attempts) if attempts is not None else None)
         hold.lease.settle(hold.plan.amount, cost, record)
         if cost > hold.plan.amount:
             logger.warning("answer cost more than its hold (the upstream ignored max_tokens)",
@@ -331,9 +343,10 @@ class Metering:
     ) -> None:
         """Free the reservation: the request failed before anything was delivered."""
         hold.lease.release(hold.plan.amount)
-        record = self._record(hold.plan.hold_id, hold.request_id, hold.model, hold.operation, hold.payer)
-        record.status, record.latency_ms, record.attempts = UsageStatus.RELEASED.value, latency_ms, attempts
-        self._unbilled.append(record)
+        self._unbilled.append(self._record(
+            hold.plan.hold_id, hold.request_id, hold.model, hold.operation, hold.payer,
+            status=UsageStatus.RELEASED.value, latency_ms=latency_ms,
+            attempts=tuple(attempts) if attempts is not None else None))
 
     def absorb(self, hold: Hold, *, attempt_id: str, deployment: str, region: str | None,
                deployment_type: str | None, error_code: str) -> int:
@@ -365,16 +378,17 @@ class Metering:
         self.batcher.submit_nowait([transfer])
 
     def _refused(self, hold_id: str, request_id: str, model: str, operation: str, payer: Payer) -> None:
-        record = self._record(hold_id, request_id, model, operation, payer)
-        record.status = UsageStatus.REFUSED.value
-        self._unbilled.append(record)
+        self._unbilled.append(self._record(hold_id, request_id, model, operation, payer,
+                                           status=UsageStatus.REFUSED.value))
 
     @staticmethod
-    def _record(hold_id: str, request_id: str, model: str, operation: str, payer: Payer) -> UsageRecord:
+    def _record(hold_id: str, request_id: str, model: str, operation: str, payer: Payer, *, status: str,
+                latency_ms: int | None = None, attempts: tuple[str, ...] | None = None) -> UsageRecord:
         return UsageRecord(
             id=hold_id, request_id=request_id, operation=operation, model=model,
             principal_type=payer.principal_type, principal_id=payer.principal_id, key_id=payer.key_id,
-            user_id=payer.user_id, compartment_id=payer.compartment_id)
+            user_id=payer.user_id, compartment_id=payer.compartment_id, status=status,
+            latency_ms=latency_ms, attempts=attempts)
 
     def _book_unbilled(self) -> None:
         """Write the records of refused and released requests (they move no money)."""

@@ -125,6 +125,8 @@ class RateCard:
         for found in self._by_key.values():
             found.sort(key=RateEntry.precedence, reverse=True)
         self._models = frozenset(model for model, _, _ in self._by_key)
+        self._found: dict[tuple[str, str | None, str | None, str | None], _Found] = {}
+        """Recent answers of ``price``, each with the span of time it holds for (the card is immutable)."""
 
     def __contains__(self, model: str) -> bool:
         return model in self._models
@@ -137,12 +139,32 @@ class RateCard:
     def price(self, model: str, at: datetime, region: str | None = None, *,
               deployment_type: str | None = None, operation: str | None = None) -> Price:
         """The price of ``model`` at ``at`` for ``operation`` (``"embedding"`` uses the embedding
-        price); the most specific key in force wins, a region's own price first."""
+        price); the most specific key in force wins, a region's own price first.
+
+        Every request prices each of its candidates, so the answer is remembered with the span
+        it holds for: from the entry's start until the next entry of a matching key starts.
+        """
+        lookup = (model, region, deployment_type, operation)
+        found = self._found.get(lookup)
+        if found is not None and found.since <= at < found.until:
+            return found.price
         entry = self.entry(model, at, region, deployment_type=deployment_type)
         if entry is None:
             raise UnpricedModel(f"No price for model {model!r} at {at.isoformat()}"
                                 + (f" in {region}" if region else ""))
-        return entry.price.for_operation(operation)
+        price = entry.price.for_operation(operation)
+        if len(self._found) > 4096:
+            self._found.clear()
+        self._found[lookup] = _Found(price, entry.effective_from, self._next_change(model, at, region,
+                                                                                       deployment_type))
+        return price
+
+    def _next_change(self, model: str, at: datetime, region: str | None, deployment_type: str | None
+                     ) -> datetime:
+        """When the price in force at ``at`` may next change: the earliest later start of a matching key."""
+        later = [e.effective_from for key in _keys(model, region, deployment_type)
+                 for e in self._by_key.get(key, ()) if e.effective_from > at]
+        return min(later, default=_END_OF_TIME)
 
     def entry(self, model: str, at: datetime, region: str | None = None, *,
               deployment_type: str | None = None) -> RateEntry | None:
@@ -158,6 +180,18 @@ class RateCard:
         found = [next((e for e in entries if e.effective_from <= at), None)
                  for entries in self._by_key.values()]
         return sorted((e for e in found if e is not None), key=_listing_order)
+
+
+_END_OF_TIME = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A remembered price and the instants it holds for: ``since <= at < until``."""
+
+    price: Price
+    since: datetime
+    until: datetime
 
 
 def _keys(model: str, region: str | None, deployment_type: str | None) -> list[Key]:

@@ -35,6 +35,7 @@ _MARGIN = 1.02  # tokenizer versions differ a little; stay on the safe side
 _encode_json = msgspec.json.Encoder().encode
 
 
+@functools.lru_cache(maxsize=1024)
 def encoding_for(model: str) -> str | None:
     """The OpenAI encoding an upstream model name uses, or None if it is not an OpenAI model."""
     name = model.rsplit("/", 1)[-1].lower()
@@ -46,53 +47,84 @@ def encoding_for(model: str) -> str | None:
     return None
 
 
+_CACHED_TEXTS = 4096
+_CACHED_TEXT_CHARS = 2048
+"""Texts up to this long have their counts remembered (``_counter``): roles, system prompts and
+earlier turns of a conversation come back on every request. At most ~8 M characters stay referenced."""
+
+
 @functools.cache
 def _counter(encoding: str) -> Callable[[str], int]:
-    """A per-text counter for ``encoding``.
+    """A per-text counter for ``encoding``, remembering the counts of short texts.
 
     ``toktok.batch_count`` starts worker threads on every call (250 to 500 us, measured),
     which is more than a whole request costs; its tokenizer object counts one text in about
     a microsecond. That object is not public API, so fall back to ``batch_count`` if it goes.
     """
+    count: Callable[[str], int] = lambda text: int(toktok.batch_count([text], encoding, threads=1)[0])  # noqa: E731
     tokenizer = getattr(toktok, "_encoding", None)
     if tokenizer is not None:
         with contextlib.suppress(Exception):
-            count: Callable[[str], int] = tokenizer(encoding).count
-            count("probe")
-            return count
-    return lambda text: int(toktok.batch_count([text], encoding, threads=1)[0])
+            direct: Callable[[str], int] = tokenizer(encoding).count
+            direct("probe")
+            count = direct
+    remembered = functools.lru_cache(maxsize=_CACHED_TEXTS)(count)
+
+    def counted(text: str) -> int:
+        return remembered(text) if len(text) <= _CACHED_TEXT_CHARS else count(text)
+
+    return counted
 
 
 def _count(texts: list[str], encoding: str | None) -> int:
     if not texts:
         return 0
-    if encoding is None:
-        return sum(len(text.encode("utf-8", "surrogatepass")) for text in texts)
-    count = _counter(encoding)
-    return sum(count(text) for text in texts)
+    count = _counter(encoding) if encoding is not None else _utf8_length
+    return sum([count(text) for text in texts])
+
+
+def _utf8_length(text: str) -> int:
+    """Bytes bound tokens for any byte-level tokenizer (no token is shorter than a byte)."""
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def chat_prompt_tokens(body: dict[str, Any], model: str) -> int:
-    """An upper bound of the prompt tokens of a chat request to ``model`` (upstream name)."""
+    """An upper bound of the prompt tokens of a chat request to ``model`` (upstream name).
+
+    Runs on every metered chat request, so it adds as it walks instead of collecting texts:
+    OpenAI's role names are one token each in both encodings, and other texts go through the
+    counter (which remembers short ones).
+    """
     encoding = encoding_for(model)
-    texts: list[str] = []
-    media = 0
+    count = _counter(encoding) if encoding is not None else _utf8_length
+    total = media = 0
     messages = body.get("messages") or []
     for message in messages:
         if not isinstance(message, dict):
-            texts.append(_encode_json(message).decode())
+            total += count(_encode_json(message).decode())
             continue
         for key, value in message.items():
             if key == "content":
-                media += _collect_content(value, texts)
+                if isinstance(value, str):
+                    total += count(value)
+                elif value is not None:
+                    texts: list[str] = []
+                    media += _collect_content(value, texts)
+                    total += sum([count(text) for text in texts])
+            elif key == "role" and encoding is not None and value in _ONE_TOKEN_ROLES:
+                total += 1
             else:  # role, name, tool_calls, tool_call_id: counted as OpenAI's cookbook does
-                texts.append(value if isinstance(value, str) else _encode_json(value).decode())
+                total += count(value if isinstance(value, str) else _encode_json(value).decode())
     for key in ("tools", "functions", "response_format", "tool_choice"):
         if body.get(key) is not None:
-            texts.append(_encode_json(body[key]).decode())
+            total += count(_encode_json(body[key]).decode())
     per_message = _OPENAI_MESSAGE_TOKENS if encoding else _TEMPLATE_TOKENS_PER_MESSAGE
     framing = per_message * len(messages) + _OPENAI_REPLY_TOKENS
-    return int((_count(texts, encoding) + framing) * _MARGIN) + 1 + media * _MEDIA_PART_TOKENS
+    return int((total + framing) * _MARGIN) + 1 + media * _MEDIA_PART_TOKENS
+
+
+_ONE_TOKEN_ROLES = frozenset({"system", "user", "assistant", "tool", "developer", "function"})
+"""Each is a single token in o200k and in cl100k (checked by the tests)."""
 
 
 def _collect_content(content: Any, texts: list[str]) -> int:

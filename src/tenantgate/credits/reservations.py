@@ -37,6 +37,9 @@ logger = logging.getLogger("tenantgate.credits")
 LEASE_SHARE = 8
 """A new lease takes at most 1/8 of what the tightest account of its chain has free, so one
 replica's lease never starves the others of a budget they share."""
+TOP_UP_HEADROOM = 64
+"""A roll tops a busy lease up only while its chain has 64 times the lease's size free: far from
+every limit, where the room it holds can never be what another replica's request is refused for."""
 FreeOf = Callable[[Sequence[str]], Awaitable[int | None]]
 """The least any of these accounts has free for holds (None: no limit), read from the ledger."""
 
@@ -95,6 +98,11 @@ class Reservations:
 
     # Admission
 
+    def admit_now(self, chain: Chain, amount: int) -> Lease | None:
+        """A lease on ``chain`` with ``amount`` reserved, if one has room now (no await, no ledger)."""
+        book = self._books.get(chain)
+        return book.admit(amount, self._now()) if book is not None else None
+
     async def reserve(self, chain: Chain, amount: int) -> Lease:
         """A lease on ``chain`` with ``amount`` reserved for one request; ``ChainRefused`` if none can be."""
         book = self._books.get(chain)
@@ -139,7 +147,7 @@ class Reservations:
             results = await self._batcher.submit(hold_plan.hold_transfers(plan, timeout_s=self._timeout_s))
             failed = first_failure([r.result for r in results])
             if failed is None:
-                lease = Lease(plan, self._now())
+                lease = Lease(plan, self._now(), unit=amount)
                 lease.take(amount, self._now())
                 book.add(lease)
                 return lease
@@ -160,14 +168,20 @@ class Reservations:
                 logger.warning("credit lease roll failed", extra={"error": repr(exc)})
 
     async def roll(self, *, shrink_all: bool = False) -> None:
-        """Book what every lease's settled requests used; shrink idle leases."""
+        """Book what every lease's settled requests used; top up busy leases; shrink idle ones."""
+        targets = {} if shrink_all else self._top_up_targets()
+        free = await self._free_of_chains(list(targets))
         now = self._now()
         rolls: list[Roll] = []
         for chain, book in list(self._books.items()):
             for lease in book.leases:
                 shrink = shrink_all or lease.retired or now - lease.last_used >= self._idle_s
+                top_up = 0
+                if not shrink and chain in free and lease is book.leases[-1]:
+                    top_up = leases.top_up_amount(lease, target=targets[chain], free=free[chain],
+                                                  headroom=TOP_UP_HEADROOM)
                 planned = leases.plan_roll(
-                    lease, shrink=shrink, new_hold_id=new_id(), timeout_s=self._timeout_s)
+                    lease, shrink=shrink, new_hold_id=new_id(), timeout_s=self._timeout_s, top_up=top_up)
                 if planned is not None:
                     rolls.append(planned)
             self._forget(chain, book)
@@ -178,6 +192,33 @@ class Reservations:
         for chain, book in list(self._books.items()):
             self._forget(chain, book)
 
+    def _top_up_targets(self) -> dict[Chain, int]:
+        """Per chain whose newest lease needs refilling, the room it should have after the roll.
+
+        Only the newest lease is topped up; older ones drain, go idle and close, so a busy chain
+        settles on one lease per replica.
+        """
+        targets = {}
+        for chain, book in self._books.items():
+            if not book.leases:
+                continue
+            lease = book.leases[-1]
+            target = leases.top_up_target(lease, (lease.unit or 1) * min(book.size_in_requests, self._cap))
+            if leases.wants_top_up(lease, target):
+                targets[chain] = target
+        return targets
+
+    async def _free_of_chains(self, chains: list[Chain]) -> dict[Chain, int | None]:
+        """What each chain has free (its tightest account), read together; a chain whose read
+        failed is left out (no top-up this roll)."""
+        if not chains or self._free_of is None:
+            return dict.fromkeys(chains)
+        free_of = self._free_of
+        found = await asyncio.gather(*(free_of((*budgets, commitment)) for budgets, commitment in chains),
+                                     return_exceptions=True)
+        return {chain: free for chain, free in zip(chains, found, strict=True)
+                if not isinstance(free, BaseException)}
+
     async def _commit(self, roll: Roll) -> None:
         try:
             results = await self._batcher.submit(
@@ -185,8 +226,17 @@ class Reservations:
         except Exception:
             leases.roll_failed(roll, expired=False)
             raise
-        await self._charge_unpaid_overages(roll, [r.result for r in results[roll.chain_length:]])
         failed = first_failure([r.result for r in results[:roll.chain_length]])
+        if failed is not None and roll.top_up and failed[1] is CreateTransferResult.EXCEEDS_CREDITS:
+            # A limit is near: book the roll without its top-up; the lease drains from now on.
+            roll.lease.tops_up = False
+            leases.roll_failed(roll, expired=False)
+            again = leases.plan_roll(
+                roll.lease, shrink=False, new_hold_id=new_id(), timeout_s=self._timeout_s)
+            if again is not None:
+                await self._commit(again)
+            return
+        await self._charge_unpaid_overages(roll, [r.result for r in results[roll.chain_length:]])
         if failed is None:
             leases.roll_committed(roll)
             return

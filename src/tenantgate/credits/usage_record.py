@@ -6,9 +6,9 @@ stores it in the same transaction as that charge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class UsageStatus(StrEnum):
@@ -22,9 +22,13 @@ class UsageStatus(StrEnum):
     """Refused by a budget or for want of credits; never reached an upstream."""
 
 
-@dataclass(slots=True)
-class UsageRecord:
-    """One request's usage, as settlement books it (``booked_at`` is set when it commits)."""
+class UsageRecord(NamedTuple):
+    """One request's usage, as settlement books it; ``booked_at`` is the transaction's time.
+
+    A tuple of plain values (``attempts`` a tuple too): a replica holds a roll interval's worth
+    of them (thousands), and the garbage collector stops tracking such tuples, so they add
+    nothing to its collections.
+    """
 
     id: str
     request_id: str
@@ -46,5 +50,5 @@ class UsageRecord:
     paid_by: str | None = None
     settlement_id: str | None = None
     latency_ms: int | None = None
-    attempts: list[str] | None = None
+    attempts: tuple[str, ...] | None = None
     booked_at: datetime | None = None

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -63,7 +63,7 @@ usage_records = sa.Table(
 )
 
 
-_FIELDS = tuple(f.name for f in fields(UsageRecord) if f.name != "booked_at")
+_FIELDS = tuple(name for name in UsageRecord._fields if name != "booked_at")
 _COLUMN_NAMES = (*_FIELDS, "booked_at")
 _PLACEHOLDERS: dict[str, Callable[[int], str]] = {
     "qmark": lambda n: "?",
@@ -97,18 +97,21 @@ async def insert_records(conn: AsyncConnection, records: Sequence[UsageRecord], 
     if not records:
         return
     dialect = conn.dialect
-    to_bool, to_json = _bind(dialect, "estimated"), _bind(dialect, "attempts")
+    to_bool = _bind(dialect, "estimated")
     booked = _bind(dialect, "booked_at")(booked_at)
     rows = []
+    width = len(_FIELDS)
     for record in records:
-        row = [getattr(record, name) for name in _FIELDS]
+        row = list(record[:width])
         row[_ESTIMATED] = to_bool(row[_ESTIMATED])
-        row[_ATTEMPTS] = to_json(row[_ATTEMPTS])
+        attempts = row[_ATTEMPTS]
+        row[_ATTEMPTS] = None if attempts is None else _json_text(attempts).decode()  # the JSON column's text
         row.append(booked)
         rows.append(tuple(row))
     await conn.exec_driver_sql(_statement(dialect.paramstyle), rows)
 
 
+_json_text = msgspec.json.Encoder().encode
 _ESTIMATED = _FIELDS.index("estimated")
 _ATTEMPTS = _FIELDS.index("attempts")
 
