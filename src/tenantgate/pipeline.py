@@ -93,9 +93,11 @@ class Outcome:
         """Milliseconds since the call started (for its usage record)."""
         return round((time.monotonic() - self.started_at) * 1000)
 
-    def attempt_trail(self) -> list[str]:
+    def attempt_trail(self) -> tuple[str, ...]:
         """The failed attempts (``deployment:code``), then the attempt that answered, if one did."""
-        return [*self.failed_attempts, *([self.attempt_id] if self.attempt_id else [])]
+        if not self.failed_attempts:  # the common case: answered at once
+            return (self.attempt_id,) if self.attempt_id else ()
+        return (*self.failed_attempts, *([self.attempt_id] if self.attempt_id else []))
 
 
 class Pipeline:
@@ -194,7 +196,7 @@ class Pipeline:
             request_id=call.request_id, candidates=billing.candidates_of(backends),
             payer=billing.payer_of(call.caller, compartment, tenancy.id if tenancy else None),
         )
-        outcome.budget_left = self.metering.budget_left(hold.payer)
+        outcome.budget_left = hold.budget_left
         return hold
 
     def _attempt_failed(

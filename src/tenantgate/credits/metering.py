@@ -102,6 +102,8 @@ class Hold:
     payer: Payer
     lease: Lease
     operation: str = "chat"
+    budget_left: int | None = None
+    """What the caller's own budgets had left as the hold was placed (``Metering.budget_left``)."""
 
 
 class Metering:
@@ -200,7 +202,8 @@ class Metering:
                 self._exhausted[commitment.id] = time.monotonic() + _EXHAUSTED_S
                 continue
             plan = HoldPlan(hold_id, amount, accounts, chain[1])
-            return Hold(plan, model, request_id, prices, prompt_max, payer, lease, operation)
+            return Hold(plan, model, request_id, prices, prompt_max, payer, lease, operation,
+                        self._own_left(budgets) if budgets else None)
         self._refused(hold_id, request_id, model, operation, payer)
         raise InsufficientQuota()
 
@@ -303,9 +306,10 @@ class Metering:
         are not shown: reading them is a ``credits-family`` permission, not the caller's own.
         """
         cached = self._budgets.get(payer)
-        if cached is None:
-            return None
-        left = [self._left[b.id] for b in cached[1] if b.scope_type in _OWN_SCOPES and b.id in self._left]
+        return None if cached is None else self._own_left(cached[1])
+
+    def _own_left(self, budgets: list[Budget]) -> int | None:
+        left = [self._left[b.id] for b in budgets if b.scope_type in _OWN_SCOPES and b.id in self._left]
         return min(left) if left else None
 
     # Settle and release
@@ -313,7 +317,7 @@ class Metering:
     def settle(self, hold: Hold, *, prompt_tokens: int, completion_tokens: int, cached_tokens: int,
                region: str | None, estimated: bool, deployment: str | None = None,
                deployment_type: str | None = None, latency_ms: int | None = None,
-               attempts: list[str] | None = None) -> int:
+               attempts: Sequence[str] | None = None) -> int:
         """Charge what the answer cost at the answering deployment's price; return that cost.
 
         The lease pays up to the request's hold; a cost beyond it (an upstream that ignored
@@ -330,7 +334,7 @@ class Metering:
             region=region, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             cached_tokens=cached_tokens, estimated=estimated, cost_micros=cost,
             paid_by=hold.plan.commitment_account, latency_ms=latency_ms,
-            attempts=tuple(attempts) if attempts is not None else None)
+            attempts=None if attempts is None else tuple(attempts))
         hold.lease.settle(hold.plan.amount, cost, record)
         if cost > hold.plan.amount:
             logger.warning("answer cost more than its hold (the upstream ignored max_tokens)",
@@ -339,7 +343,7 @@ class Metering:
         return cost
 
     def release(
-        self, hold: Hold, *, latency_ms: int | None = None, attempts: list[str] | None = None
+        self, hold: Hold, *, latency_ms: int | None = None, attempts: Sequence[str] | None = None
     ) -> None:
         """Free the reservation: the request failed before anything was delivered."""
         hold.lease.release(hold.plan.amount)
