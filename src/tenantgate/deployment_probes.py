@@ -73,7 +73,6 @@ class ActiveProbes:
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not security)
         self._sleep = sleep
         self._task: asyncio.Task[None] | None = None
-        self.probes_sent = 0
 
     def targets(self) -> dict[int, tuple[Backend, list[DeploymentState]]]:
         """Each remote backend once, with every routing state it serves (a deployment may back several
@@ -117,7 +116,6 @@ class ActiveProbes:
             return
         operation, body = request
         error: BaseException | None = None
-        self.probes_sent += 1
         try:
             async with asyncio.timeout(self._settings.timeout_s):
                 await backend.complete(operation, body)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,6 +159,18 @@ def start_gateway(config: Mapping[str, Any], workdir: Path) -> Iterator[RunningG
     """A real ``tenantgate serve`` on loopback with the upstream key in its environment."""
     with run_gateway(config, env={UPSTREAM_KEY_ENV: UPSTREAM_KEY}, workdir=workdir) as gateway:
         yield gateway
+
+
+@contextlib.contextmanager
+def token_clients(base_url: str, tokens: Mapping[str, str]) -> Iterator[Callable[[str], httpx.Client]]:
+    """An HTTP client per API key, looked up by the key's name, each sending its bearer token."""
+    clients = {name: httpx.Client(base_url=base_url, timeout=10, headers={"authorization": f"Bearer {token}"})
+               for name, token in tokens.items()}
+    try:
+        yield clients.__getitem__
+    finally:
+        for client in clients.values():
+            client.close()
 
 
 def sse_payloads(text: str) -> list[str]:

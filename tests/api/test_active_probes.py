@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from gateway_harness import gateway_config, start_gateway
+from gateway_harness import gateway_config, start_gateway, token_clients
 from routing_tenancy import seed, up
 
 from tenantgate.testing import FakeUpstream, Fault
@@ -40,11 +40,8 @@ def world(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="module")
 def client(world: tuple[RunningGateway, dict[str, str]]) -> Iterator[Callable[[str], httpx.Client]]:
     running, tokens = world
-    clients = {name: httpx.Client(base_url=running.base_url, timeout=10,
-                                  headers={"authorization": f"Bearer {token}"}) for name, token in tokens.items()}
-    yield clients.__getitem__
-    for opened in clients.values():
-        opened.close()
+    with token_clients(running.base_url, tokens) as by_name:
+        yield by_name
 
 
 def _primary(client: Callable[[str], httpx.Client]) -> dict:

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from gateway_harness import UPSTREAM_KEY, gateway_config, metric_value, start_gateway
+from gateway_harness import UPSTREAM_KEY, gateway_config, metric_value, start_gateway, token_clients
 from routing_tenancy import ATTEMPTS_MAX, MATRIX_CASES, REPLY, ROUTING, catalog, seed
 
 from tenantgate.testing import FakeUpstream, Fault
@@ -72,12 +72,8 @@ def sdk(world: tuple[RunningGateway, dict[str, str]]) -> Iterator[Callable[[str]
 @pytest.fixture(scope="module")
 def raw(world: tuple[RunningGateway, dict[str, str]]) -> Iterator[Callable[[str], httpx.Client]]:
     running, tokens = world
-    clients = {name: httpx.Client(base_url=running.base_url, timeout=10,
-                                  headers={"authorization": f"Bearer {token}"})
-               for name, token in tokens.items()}
-    yield clients.__getitem__
-    for client in clients.values():
-        client.close()
+    with token_clients(running.base_url, tokens) as client:
+        yield client
 
 
 def _ask(client: openai.OpenAI, model: str, stream: bool) -> str:

@@ -334,7 +334,7 @@ class Metering:
             region=region, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             cached_tokens=cached_tokens, estimated=estimated, cost_micros=cost,
             paid_by=hold.plan.commitment_account, latency_ms=latency_ms,
-            attempts=None if attempts is None else tuple(attempts))
+            attempts=_trail(attempts))
         hold.lease.settle(hold.plan.amount, cost, record)
         if cost > hold.plan.amount:
             logger.warning("answer cost more than its hold (the upstream ignored max_tokens)",
@@ -350,7 +350,7 @@ class Metering:
         self._unbilled.append(self._record(
             hold.plan.hold_id, hold.request_id, hold.model, hold.operation, hold.payer,
             status=UsageStatus.RELEASED.value, latency_ms=latency_ms,
-            attempts=tuple(attempts) if attempts is not None else None))
+            attempts=_trail(attempts)))
 
     def absorb(self, hold: Hold, *, attempt_id: str, deployment: str, region: str | None,
                deployment_type: str | None, error_code: str) -> int:
@@ -432,3 +432,6 @@ class Metering:
                 logger.warning("credit sweep failed", extra={"error": repr(exc)})
 
 
+def _trail(attempts: Sequence[str] | None) -> tuple[str, ...] | None:
+    """A usage record's attempts as a tuple (records are plain-value tuples)."""
+    return None if attempts is None else tuple(attempts)

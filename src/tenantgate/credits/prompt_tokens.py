@@ -76,10 +76,15 @@ def _counter(encoding: str) -> Callable[[str], int]:
     return counted
 
 
+def _counter_for(encoding: str | None) -> Callable[[str], int]:
+    """The encoding's counter, or the UTF-8 byte bound when the model's tokenizer is unknown."""
+    return _counter(encoding) if encoding is not None else _utf8_length
+
+
 def _count(texts: list[str], encoding: str | None) -> int:
     if not texts:
         return 0
-    count = _counter(encoding) if encoding is not None else _utf8_length
+    count = _counter_for(encoding)
     return sum([count(text) for text in texts])
 
 
@@ -96,7 +101,7 @@ def chat_prompt_tokens(body: dict[str, Any], model: str) -> int:
     counter (which remembers short ones).
     """
     encoding = encoding_for(model)
-    count = _counter(encoding) if encoding is not None else _utf8_length
+    count = _counter_for(encoding)
     total = media = 0
     messages = body.get("messages") or []
     for message in messages:
@@ -110,7 +115,7 @@ def chat_prompt_tokens(body: dict[str, Any], model: str) -> int:
                 elif value is not None:
                     texts: list[str] = []
                     media += _collect_content(value, texts)
-                    total += sum([count(text) for text in texts])
+                    total += _count(texts, encoding)
             elif key == "role" and encoding is not None and value in _ONE_TOKEN_ROLES:
                 total += 1
             else:  # role, name, tool_calls, tool_call_id: counted as OpenAI's cookbook does
