@@ -19,6 +19,8 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 WRK_INSTALL = "apt-get install -y wrk"
 REQUEST_TIMEOUT_S = 5
+DEFAULT_BEARER = "sk-test"
+"""What every request carries as its bearer token unless a run names another (its API key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,27 +61,30 @@ def have_wrk() -> bool:
 
 
 def drive(url: str, body_path: Path, *, connections: int, duration_s: float, cpu: int,
-          use_wrk: bool) -> LoadResult:
+          use_wrk: bool, bearer: str = DEFAULT_BEARER) -> LoadResult:
     """POST ``body_path`` to ``url`` from ``connections`` keep-alive connections for a while."""
     if use_wrk:
-        return _drive_wrk(url, body_path, connections, duration_s, cpu)
-    return _drive_python(url, body_path, connections, duration_s, cpu)
+        return _drive_wrk(url, body_path, connections, duration_s, cpu, bearer)
+    return _drive_python(url, body_path, connections, duration_s, cpu, bearer)
 
 
-def _drive_wrk(url: str, body_path: Path, connections: int, duration_s: float, cpu: int) -> LoadResult:
+def _drive_wrk(url: str, body_path: Path, connections: int, duration_s: float, cpu: int,
+               bearer: str) -> LoadResult:
     seconds = max(1, round(duration_s))
     command = ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
                "--timeout", f"{REQUEST_TIMEOUT_S}s", "-s", str(BENCH_DIR / "post.lua"), url]
-    env = {**os.environ, "BODY_FILE": str(body_path)}
+    env = {**os.environ, "BODY_FILE": str(body_path), "BEARER": bearer}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=seconds + 30,
                           check=False)
     return _parse("wrk", connections, done)
 
 
-def _drive_python(url: str, body_path: Path, connections: int, duration_s: float, cpu: int) -> LoadResult:
+def _drive_python(url: str, body_path: Path, connections: int, duration_s: float, cpu: int,
+                  bearer: str) -> LoadResult:
     command = ["taskset", "-c", str(cpu), sys.executable, str(BENCH_DIR / "pyload.py"), url,
                "--body", str(body_path), "--connections", str(connections),
-               "--duration-s", str(duration_s), "--timeout-s", str(REQUEST_TIMEOUT_S)]
+               "--duration-s", str(duration_s), "--timeout-s", str(REQUEST_TIMEOUT_S),
+               "--bearer", bearer]
     done = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 30, check=False)
     return _parse("python", connections, done)
 

@@ -11,7 +11,8 @@ Direct and gateway runs use the same body, connections and duration, back to bac
 (direct first, then gateway) with a short unmeasured warm-up before each. The gateway's CPU
 time per request comes from /proc over its whole process tree (granian's server, its worker,
 their threads), divided by the requests the run served; each core's busy share is recorded,
-so a reader can see whether the gateway's core (0) was the bottleneck.
+so a reader can see whether the gateway's core (0) was the bottleneck. Rows name the
+gateway's configuration (``profile``: the shipped defaults, or the governed one).
 """
 
 from __future__ import annotations
@@ -52,15 +53,16 @@ class Measured:
 
 
 def measure(url: str, body: Path, *, connections: int, duration_s: float, warmup_s: float,
-            placement: Placement, use_wrk: bool, gateway_pid: int, fake_pid: int) -> Measured:
+            placement: Placement, use_wrk: bool, gateway_pid: int, fake_pid: int,
+            bearer: str = load.DEFAULT_BEARER) -> Measured:
     """Warm up, then one bounded load run with CPU readings of both servers around it."""
     if warmup_s > 0:
         load.drive(url, body, connections=connections, duration_s=warmup_s,
-                   cpu=placement.load_cpu, use_wrk=use_wrk)
+                   cpu=placement.load_cpu, use_wrk=use_wrk, bearer=bearer)
     gateway0, fake0 = cpu_time.tree_cpu_s(gateway_pid), cpu_time.tree_cpu_s(fake_pid)
     cores0 = cpu_time.core_times()
     result = load.drive(url, body, connections=connections, duration_s=duration_s,
-                        cpu=placement.load_cpu, use_wrk=use_wrk)
+                        cpu=placement.load_cpu, use_wrk=use_wrk, bearer=bearer)
     cores1 = cpu_time.core_times()
     gateway1, fake1 = cpu_time.tree_cpu_s(gateway_pid), cpu_time.tree_cpu_s(fake_pid)
     return Measured(result, gateway1 - gateway0, fake1 - fake0,
@@ -83,18 +85,24 @@ def compare(direct: Measured, via: Measured) -> dict[str, Any]:
 def run_overhead(*, direct_url: str, gateway_url: str, bodies: dict[str, Path],
                  phases: dict[str, int], duration_s: float, warmup_s: float,
                  placement: Placement, use_wrk: bool, gateway_pid: int,
-                 fake_pid: int) -> list[dict[str, Any]]:
-    """Every (phase, body) pair: direct then gateway. Returns one row per pair."""
+                 fake_pid: int, profile: str = "shipped",
+                 gateway_bearer: str = load.DEFAULT_BEARER) -> list[dict[str, Any]]:
+    """Every (phase, body) pair: direct then gateway. Returns one row per pair.
+
+    ``profile`` names the gateway's configuration in the rows; ``gateway_bearer`` is the
+    token its requests carry (the direct ones carry the fake's own key).
+    """
     rows: list[dict[str, Any]] = []
     for phase, connections in phases.items():
         for kind, body in bodies.items():
             runs = {}
-            for side, base in (("direct", direct_url), ("gateway", gateway_url)):
+            for side, base, bearer in (("direct", direct_url, load.DEFAULT_BEARER),
+                                       ("gateway", gateway_url, gateway_bearer)):
                 runs[side] = measure(base + PATH, body, connections=connections,
                                      duration_s=duration_s, warmup_s=warmup_s,
                                      placement=placement, use_wrk=use_wrk,
-                                     gateway_pid=gateway_pid, fake_pid=fake_pid)
-            rows.append({"phase": phase, "kind": kind, "connections": connections,
+                                     gateway_pid=gateway_pid, fake_pid=fake_pid, bearer=bearer)
+            rows.append({"profile": profile, "phase": phase, "kind": kind, "connections": connections,
                          "direct": runs["direct"].as_dict(), "gateway": runs["gateway"].as_dict(),
                          **compare(runs["direct"], runs["gateway"])})
     return rows
@@ -102,7 +110,7 @@ def run_overhead(*, direct_url: str, gateway_url: str, bodies: dict[str, Path],
 
 def table(rows: list[dict[str, Any]]) -> str:
     """A fixed-width table: one line per side, then the comparison line of each pair."""
-    head = (f"{'phase':<10} {'request':<7} {'conns':>5} {'side':<8} {'rps':>8} {'p50 ms':>8} "
+    head = (f"{'profile':<8} {'phase':<10} {'request':<7} {'conns':>5} {'side':<8} {'rps':>8} {'p50 ms':>8} "
             f"{'p90 ms':>8} {'p99 ms':>8} {'gw CPU ms/req':>13} {'core0/core1 busy':>16}")
     lines = [head, "-" * len(head)]
     for row in rows:
@@ -111,12 +119,13 @@ def table(rows: list[dict[str, Any]]) -> str:
             cpu = f"{figures['gateway_cpu_ms_per_request']:.3f}" if side == "gateway" else "-"
             busy = "/".join(f"{share:.0%}" for share in figures["core_busy"][:2])
             lines.append(
-                f"{row['phase']:<10} {row['kind']:<7} {row['connections']:>5} {side:<8} "
+                f"{row.get('profile', 'shipped'):<8} {row['phase']:<10} {row['kind']:<7} "
+                f"{row['connections']:>5} {side:<8} "
                 f"{figures['requests_per_s']:>8.0f} {figures['p50_us'] / 1000:>8.2f} "
                 f"{figures['p90_us'] / 1000:>8.2f} {figures['p99_us'] / 1000:>8.2f} {cpu:>13} "
                 f"{busy:>16}")
         lines.append(
-            f"{'':<10} {'':<7} {'':>5} {'=> ratio':<8} {row['rps_ratio']:>8.2f} "
+            f"{'':<8} {'':<10} {'':<7} {'':>5} {'=> ratio':<8} {row['rps_ratio']:>8.2f} "
             f"{row['added_p50_ms']:>+8.2f} {row['added_p90_ms']:>+8.2f} "
             f"{row['added_p99_ms']:>+8.2f}   (gateway rps / direct rps; added ms)"
             + (f"  ERRORS: {row['errors']}" if row["errors"] else ""))

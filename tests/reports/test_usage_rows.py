@@ -13,7 +13,7 @@ import pytest
 from tenantgate.credits.usage_record import UsageRecord, UsageStatus
 from tenantgate.credits.usage_report import UsageFilter, spans, unix_seconds
 from tenantgate.credits.usage_rows import fold_usage, usage_entries
-from tenantgate.credits.usage_table import insert_records
+from tenantgate.credits.usage_table import ROWS_PER_CALL, insert_records
 
 T0 = datetime(2026, 3, 5, 23, 59, 59, tzinfo=UTC)
 COSTS = (4, 10, 13, 1, 7, 25)
@@ -78,3 +78,17 @@ async def test_the_fold_over_the_records_groups_by_day(world):
                                keep=UsageFilter())
     assert [sum(t.cost_micros for t in b.groups.values()) for b in buckets] == [0, 60, 0]
     assert await fold_usage(world, [], group_by=[], keep=UsageFilter()) == []
+
+
+async def test_a_roll_larger_than_one_driver_call_inserts_every_record_once(database):
+    """A roll's records go in driver calls of ROWS_PER_CALL; none is lost at a call's edge."""
+    many = [record(100 + i, 1 + i % 7) for i in range(2 * ROWS_PER_CALL + 5)]
+
+    async def write(conn):
+        await insert_records(conn, many, T0)
+        await insert_records(conn, many[ROWS_PER_CALL - 3:ROWS_PER_CALL + 3], T0)  # a re-run at the edge
+
+    await database.run_write(write)
+    entries = await collect_entries(database, start=T0, end=T0 + timedelta(seconds=1))
+    assert sum(e.requests for e in entries) == len(many)
+    assert sum(e.cost_micros for e in entries) == sum(r.cost_micros for r in many)

@@ -1,12 +1,15 @@
 import asyncio
+import os
 import socket
 import sqlite3
+import sys
 import threading
 
 import pytest
 import sqlalchemy as sa
 
 from tenantgate.storage import Database, StorageUnavailable, create_engine
+from tenantgate.storage._sqlite import DRIVER_THREAD_NICE
 
 
 async def test_engine_opens_and_pings_on_each_dialect(database_url, engine_kind):
@@ -36,6 +39,25 @@ async def test_sqlite_connections_get_wal_and_safety_pragmas(database_url):
         "foreign_keys": 1,
         "busy_timeout": 1234,
     }
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="thread priorities are Linux's (nice per thread)")
+@pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
+async def test_sqlite_driver_thread_runs_nicer_than_the_event_loop(database_url):
+    """The driver's thread yields the core to the loop: its statements run niced."""
+    loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            # Asked on the driver's own thread, where every statement of this connection runs.
+            await raw.driver_connection.create_function(
+                "nice_here", 0, lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            driver_nice = (await conn.exec_driver_sql("SELECT nice_here()")).scalar_one()
+    finally:
+        await engine.dispose()
+    assert driver_nice == min(19, loop_nice + DRIVER_THREAD_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_nice  # the loop's is untouched
 
 
 def _try_take_write_lock(path: str) -> bool:
