@@ -34,23 +34,25 @@ NO_RUN_EXHAUSTS = 10**15
 """Micro-credits in the commitment and the budget: far more than any bounded run spends."""
 
 
-def database_url(workdir: Path) -> str:
+def sqlite_url(workdir: Path) -> str:
+    """The default: a SQLite file in the run's own folder, new each run."""
     return f"sqlite+aiosqlite:///{workdir / 'governed.db'}"
 
 
-def config(fake: stack.FakeProcess, workdir: Path) -> dict[str, Any]:
+def config(fake: stack.FakeProcess, database_url: str) -> dict[str, Any]:
     """The shipped defaults plus credits (a rate card) and one rate-limit rule."""
     settings = stack.gateway_config(fake)
-    settings["storage"] = {"url": database_url(workdir)}
+    settings["storage"] = {"url": database_url}
     settings["credits"] = {"enabled": True, "rate_card": [
         {"model": stack.REMOTE_MODEL, "input_per_1m": "0.15", "output_per_1m": "0.60"}]}
     settings["rate_limits"] = {"rules": [{"scope": "key", "requests_per_minute": 1_000_000}]}
     return settings
 
 
-def seed(workdir: Path) -> str:
-    """Create the tenancy, policy, commitment and budget; returns ``ana``'s API key."""
-    return asyncio.run(_seed(database_url(workdir)))
+def seed(database_url: str) -> str:
+    """Create the tenancy, policy, commitment and budget in an empty database; returns
+    ``ana``'s API key."""
+    return asyncio.run(_seed(database_url))
 
 
 async def _seed(url: str) -> str:

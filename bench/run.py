@@ -73,6 +73,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-embeddings", action="store_true", help="skip embeddings/s")
     parser.add_argument("--no-governed", action="store_true",
                         help="skip the governed profile (API key, policy, rate limit, credits)")
+    parser.add_argument("--governed-database", default=None, metavar="URL",
+                        help="an empty database for the governed profile, e.g. "
+                        "postgresql+asyncpg://postgres@127.0.0.1:5432/tg_bench (default: a new SQLite file)")
     parser.add_argument("--fake-cpus", default=None,
                         help="taskset cores for the fake upstream (default: the load core)")
     parser.add_argument("--placement-probe", action="store_true",
@@ -138,9 +141,10 @@ def _governed(args: argparse.Namespace, workdir: Path, placement: overhead.Place
     """The plain-request phases again on a gateway with every hot-path step on (governed.py):
     its own fake and database, its direct runs measured beside it."""
     body = {"plain": payloads.write_body(workdir, stack.REMOTE_MODEL, stream=False)}
-    token = governed.seed(workdir)
+    database_url = args.governed_database or governed.sqlite_url(workdir)
+    token = governed.seed(database_url)
     with stack.fake_upstream(fake_cpus) as fake, run_gateway(
-        governed.config(fake, workdir), env=stack.gateway_env(), cpu=placement.gateway_cpu,
+        governed.config(fake, database_url), env=stack.gateway_env(), cpu=placement.gateway_cpu,
         workdir=workdir,
     ) as gateway:
         return overhead.run_overhead(
