@@ -466,25 +466,31 @@ class StreamSession:
     async def frames(self) -> AsyncIterator[bytes]:
         """SSE frames for the client, ending in ``[DONE]`` or an error event."""
         include_usage = self._call.include_usage
+        held: list[bytes] = []  # frames of one upstream read, sent together
         try:
             piece: StreamPiece | None = self._first
             async for piece in _prepend(self._first, self._pieces):
                 if piece.usage is not None:
                     self.outcome.usage = piece.usage
-                if piece.usage_only:
-                    if include_usage:
-                        yield b"data: " + piece.data + b"\n\n"
-                    continue
-                self.content_chunks += 1
-                yield b"data: " + piece.data + b"\n\n"
+                if not piece.usage_only:
+                    self.content_chunks += 1
+                    held.append(b"data: " + piece.data + b"\n\n")
+                elif include_usage:
+                    held.append(b"data: " + piece.data + b"\n\n")
+                if held and not piece.more_in_read:
+                    yield held[0] if len(held) == 1 else b"".join(held)
+                    held.clear()
             self._upstream_finished = True
         except TenantgateError as error:
             self._failure = error
-            yield error_frame(_as_interruption(error))
+            held.append(error_frame(_as_interruption(error)))
+            yield b"".join(held)
             return
         finally:
             await self._pieces.aclose()
             self.end()
+        if held:  # the last read's pieces all said more would follow
+            yield b"".join(held)
         if self.outcome.usage is None:
             self.outcome.usage = estimate_usage(self._call.body, self.content_chunks)
             if include_usage and piece is not None:

@@ -103,12 +103,15 @@ class StreamPiece:
 
     ``usage_only`` marks the final usage chunk that OpenAI sends when the client asked for
     ``stream_options.include_usage``; the pipeline drops it when the client did not.
+    ``more_in_read`` says another piece of the same upstream read follows at once: the
+    pipeline sends such pieces to the client together, one write instead of one per piece.
     """
 
     data: bytes
     usage: Usage | None = None
     usage_only: bool = False
     finished_choices: int = 0
+    more_in_read: bool = False
 
 
 @dataclass(slots=True)

@@ -6,7 +6,8 @@ Every HTTP provider uses this one backend, so a new provider is only its adapter
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from tenantgate.errors import UpstreamBadResponse, UpstreamError, UpstreamStreamInterrupted
@@ -17,11 +18,12 @@ from tenantgate.providers.base import (
     ProviderAdapter,
     Reply,
     RequestSigner,
+    StreamDecoder,
     StreamPiece,
     UpstreamRequest,
     UpstreamResponse,
 )
-from tenantgate.providers.sse_parser import SseParser
+from tenantgate.providers.sse_parser import SseEvent, SseParser
 from tenantgate.providers.transport import HttpTransport
 from tenantgate.settings import UpstreamTimeouts
 
@@ -76,20 +78,22 @@ class HttpBackend:
                 decoder = self.adapter.stream_decoder(operation, body)
                 parser = SseParser()
                 async for chunk in upstream.chunks():
-                    for event in parser.feed(chunk):
-                        decoded = decoder.feed(event.data)
-                        for piece in decoded.pieces:
-                            finished += piece.finished_choices
-                            yield piece
-                        if decoded.done:
-                            return
-                for event in parser.flush():
-                    decoded = decoder.feed(event.data)
-                    for piece in decoded.pieces:
+                    read = _decode_read(parser.feed(chunk), decoder)
+                    for piece in read.pieces:
                         finished += piece.finished_choices
                         yield piece
-                    if decoded.done:
+                    if read.failure is not None:
+                        raise read.failure
+                    if read.done:
                         return
+                read = _decode_read(parser.flush(), decoder)
+                for piece in read.pieces:
+                    finished += piece.finished_choices
+                    yield piece
+                if read.failure is not None:
+                    raise read.failure
+                if read.done:
+                    return
                 if finished < _choices_expected(body):
                     raise UpstreamStreamInterrupted(
                         "The upstream closed the stream before the answer was complete."
@@ -100,6 +104,36 @@ class HttpBackend:
 
     async def aclose(self) -> None:
         """The transport is shared; nothing is held per deployment."""
+
+
+@dataclass(slots=True)
+class _DecodedRead:
+    """The pieces of one upstream read, whether the stream ended in it, and what broke it."""
+
+    pieces: list[StreamPiece]
+    done: bool = False
+    failure: UpstreamError | None = None
+
+
+def _decode_read(events: Iterable[SseEvent], decoder: StreamDecoder) -> _DecodedRead:
+    """Decode every event of one read, marking each piece but the last ``more_in_read``.
+
+    A malformed event ends the read: the pieces before it still reach the client, then the
+    failure does.
+    """
+    read = _DecodedRead([])
+    try:
+        for event in events:
+            decoded = decoder.feed(event.data)
+            read.pieces.extend(decoded.pieces)
+            if decoded.done:
+                read.done = True
+                break
+    except UpstreamError as failure:
+        read.failure = failure
+    for piece in read.pieces[:-1]:
+        piece.more_in_read = True
+    return read
 
 
 def _choices_expected(body: dict[str, Any]) -> int:
