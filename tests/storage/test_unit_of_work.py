@@ -74,6 +74,47 @@ async def test_sqlite_writers_queue_on_begin_immediate_without_failing(migrated_
 
 
 @pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
+async def test_sqlite_writers_of_one_process_take_turns_in_arrival_order(migrated_database_url):
+    """The in-process writer queue, not SQLite's sleeping busy handler, orders the writers."""
+    db = Database.open(migrated_database_url)
+    order: list[int] = []
+
+    def writer(index: int):
+        async def work(conn: AsyncConnection) -> None:
+            order.append(index)
+            await _read_then_write(0.002)(conn)
+
+        return work
+
+    try:
+        await _create_counter(db)
+        tasks = []
+        for index in range(WRITERS):
+            tasks.append(asyncio.ensure_future(db.run_write(writer(index))))
+            await asyncio.sleep(0)  # each writer is queued before the next one starts
+        await asyncio.gather(*tasks)
+        assert await _count(db) == WRITERS
+    finally:
+        await db.dispose()
+    assert order == list(range(WRITERS))
+
+
+@pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
+async def test_a_write_begun_inside_a_write_fails_as_locked_instead_of_hanging(migrated_database_url):
+    db = Database.open(migrated_database_url, sqlite_busy_timeout_ms=200,
+                       retry_policy=RetryPolicy(max_attempts=1))
+    try:
+        await _create_counter(db)
+        async with asyncio.timeout(5):
+            async with db.write():
+                with pytest.raises(TransactionConflict):
+                    await db.run_write(_read_then_write())
+        assert await _count(db) == 0
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("engine_kind", ["sqlite"], indirect=True)
 async def test_sqlite_busy_beyond_busy_timeout_is_retried_until_all_writers_succeed(
     migrated_database_url,
 ):

@@ -8,6 +8,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tenantgate.storage._sqlite import install_sqlite_hooks
+from tenantgate.storage._sqlite_writers import install_writer_queue
 from tenantgate.storage.urls import dialect_of, normalise_url
 
 DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5_000
@@ -25,8 +26,9 @@ def create_engine(
 ) -> AsyncEngine:
     """Build an ``AsyncEngine`` for ``url``, tuned for the gateway's transaction model.
 
-    SQLite gets WAL, ``synchronous=NORMAL``, foreign keys, ``busy_timeout`` and
-    ``BEGIN IMMEDIATE`` for writes (see ``_sqlite.py``). PostgreSQL gets a bounded pool
+    SQLite gets WAL, ``synchronous=NORMAL``, foreign keys, ``busy_timeout``, ``BEGIN
+    IMMEDIATE`` for writes (see ``_sqlite.py``) and an in-process queue of writers
+    (``_sqlite_writers.py``). PostgreSQL gets a bounded pool
     with pre-ping, so a replica survives a database restart without serving errors
     from dead connections. Nothing connects until first use.
     """
@@ -39,6 +41,7 @@ def create_engine(
             connect_args={"timeout": sqlite_busy_timeout_ms / 1000},
         )
         install_sqlite_hooks(engine.sync_engine, busy_timeout_ms=sqlite_busy_timeout_ms)
+        install_writer_queue(engine.sync_engine, timeout_s=sqlite_busy_timeout_ms / 1000)
         return engine
     return create_async_engine(
         normalised,

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tenantgate.storage._error_mapping import map_storage_error
 from tenantgate.storage._sqlite import BEGIN_MODE_OPTION
+from tenantgate.storage._sqlite_writers import Release, writer_queue
 from tenantgate.storage.errors import TransactionConflict
 from tenantgate.storage.retry_policy import RetryPolicy
 
@@ -66,8 +67,8 @@ async def write_transaction(
 ) -> AsyncIterator[AsyncConnection]:
     """Open a write transaction (retrying only its start), commit on success."""
     options = _options(engine, "write", isolation)
-    conn = await _begin_with_retry(engine, options, retry_policy)
-    async with _committing(conn) as active:
+    conn, release = await _begin_with_retry(engine, options, retry_policy)
+    async with _committing(conn, release) as active:
         yield active
 
 
@@ -76,8 +77,8 @@ async def read_transaction(
     engine: AsyncEngine, *, retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY
 ) -> AsyncIterator[AsyncConnection]:
     """Open a read-only snapshot transaction (retrying only its start)."""
-    conn = await _begin_with_retry(engine, _options(engine, "read", "read_committed"), retry_policy)
-    async with _committing(conn) as active:
+    conn, release = await _begin_with_retry(engine, _options(engine, "read", "read_committed"), retry_policy)
+    async with _committing(conn, release) as active:
         yield active
 
 
@@ -85,8 +86,8 @@ async def _run(engine: AsyncEngine, work: Work[T], options: dict[str, Any], poli
     failed_attempts = 0
     while True:
         try:
-            conn = await _begin(engine, options)
-            async with _committing(conn) as active:
+            conn, release = await _begin(engine, options)
+            async with _committing(conn, release) as active:
                 return await work(active)
         except TransactionConflict:
             failed_attempts += 1
@@ -97,7 +98,7 @@ async def _run(engine: AsyncEngine, work: Work[T], options: dict[str, Any], poli
 
 async def _begin_with_retry(
     engine: AsyncEngine, options: dict[str, Any], policy: RetryPolicy
-) -> AsyncConnection:
+) -> tuple[AsyncConnection, Release | None]:
     failed_attempts = 0
     while True:
         try:
@@ -109,12 +110,22 @@ async def _begin_with_retry(
             await policy.wait_after(failed_attempts)
 
 
-async def _begin(engine: AsyncEngine, options: dict[str, Any]) -> AsyncConnection:
-    """Check out a connection and begin; on failure release it and raise a mapped error."""
+async def _begin(
+    engine: AsyncEngine, options: dict[str, Any]
+) -> tuple[AsyncConnection, Release | None]:
+    """Check out a connection and begin; on failure release it and raise a mapped error.
+
+    A SQLite write first waits for its turn in the process's writer queue (before taking a
+    pooled connection, which readers may need meanwhile); the release comes back with it.
+    """
+    queue = writer_queue(engine.sync_engine) if options.get(BEGIN_MODE_OPTION) == "IMMEDIATE" else None
+    release = await queue.enter() if queue is not None else None
     try:
         conn = await engine.connect()
-    except Exception as exc:
-        _raise_mapped(exc)
+    except BaseException as exc:
+        _release(release)
+        if isinstance(exc, Exception):
+            _raise_mapped(exc)
         raise
     try:
         if options:
@@ -123,15 +134,22 @@ async def _begin(engine: AsyncEngine, options: dict[str, Any]) -> AsyncConnectio
     except BaseException as exc:
         with suppress(Exception):
             await conn.close()
+        _release(release)
         if isinstance(exc, Exception):
             _raise_mapped(exc)
         raise
-    return conn
+    return conn, release
+
+
+def _release(release: Release | None) -> None:
+    if release is not None:
+        release()
 
 
 @asynccontextmanager
-async def _committing(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
-    """Yield a begun connection; commit on success, roll back on error, always release."""
+async def _committing(conn: AsyncConnection, release: Release | None) -> AsyncIterator[AsyncConnection]:
+    """Yield a begun connection; commit on success, roll back on error, always release it
+    (and the writer's turn)."""
     try:
         try:
             yield conn
@@ -147,8 +165,11 @@ async def _committing(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
             _raise_mapped(exc)
             raise
     finally:
-        with suppress(Exception):
-            await conn.close()
+        try:
+            with suppress(Exception):
+                await conn.close()
+        finally:
+            _release(release)
 
 
 def _raise_mapped(exc: Exception) -> None:
