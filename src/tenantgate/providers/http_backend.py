@@ -77,8 +77,10 @@ class HttpBackend:
                 finished = 0
                 decoder = self.adapter.stream_decoder(operation, body)
                 parser = SseParser()
-                async for chunk in upstream.chunks():
-                    read = _decode_read(parser.feed(chunk), decoder)
+                chunks = upstream.chunks()
+                while True:  # each upstream read, then what the parser still holds at the end
+                    chunk = await anext(chunks, None)
+                    read = _decode_read(parser.feed(chunk) if chunk is not None else parser.flush(), decoder)
                     for piece in read.pieces:
                         finished += piece.finished_choices
                         yield piece
@@ -86,14 +88,8 @@ class HttpBackend:
                         raise read.failure
                     if read.done:
                         return
-                read = _decode_read(parser.flush(), decoder)
-                for piece in read.pieces:
-                    finished += piece.finished_choices
-                    yield piece
-                if read.failure is not None:
-                    raise read.failure
-                if read.done:
-                    return
+                    if chunk is None:
+                        break
                 if finished < _choices_expected(body):
                     raise UpstreamStreamInterrupted(
                         "The upstream closed the stream before the answer was complete."

@@ -39,9 +39,6 @@ class WriterQueue:
         lock = self._locks.get(loop)
         if lock is None:
             lock = self._locks[loop] = asyncio.Lock()
-        if not lock.locked():
-            await lock.acquire()  # free: returns at once
-            return lock.release
         try:
             async with asyncio.timeout(self._timeout_s):
                 await lock.acquire()
