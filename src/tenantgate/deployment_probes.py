@@ -19,12 +19,12 @@ pure (it decides, it never sends); this module is the part that sends.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable
 from typing import Any
 
+from tenantgate.background import stop_tasks
 from tenantgate.errors import TenantgateError, UpstreamError, UpstreamRateLimited
 from tenantgate.providers.base import Backend, Operation
 from tenantgate.routing.deployment_state import DeploymentState
@@ -90,11 +90,8 @@ class ActiveProbes:
             self._task = asyncio.create_task(self._run(), name="tenantgate-active-probes")
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_tasks(self._task)
+        self._task = None
 
     async def probe_all(self) -> None:
         """One round: every target probed concurrently, each breaker told its result."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tenantgate.background import stop_tasks
 from tenantgate.ledger import LedgerStore, Transfer, TransferResult
 from tenantgate.ledger.model import TransferRecord
 from tenantgate.ledger.store import AlsoWrite
@@ -83,9 +84,7 @@ class LedgerBatcher:
             return
         with contextlib.suppress(Exception):
             await self.flush()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await stop_tasks(self._task)
         self._task = None
 
     async def _run(self) -> None:

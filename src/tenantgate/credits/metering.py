@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from tenantgate.background import stop_tasks
 from tenantgate.credits._budget_store import require_accounts
 from tenantgate.credits.accounts import period_key
 from tenantgate.credits.batcher import LedgerBatcher
@@ -147,11 +148,7 @@ class Metering:
         self._watcher = asyncio.create_task(self._watch_budgets(), name="tenantgate-budget-alerts")
 
     async def aclose(self) -> None:
-        for task in (self._sweeper, self._watcher):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await stop_tasks(self._sweeper, self._watcher)
         with contextlib.suppress(Exception):
             await self.reservations.aclose()
         await self.batcher.aclose()

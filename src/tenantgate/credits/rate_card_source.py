@@ -16,10 +16,10 @@ latest ``effective_from`` of the most specific key; on a tie, the administered e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Protocol
 
+from tenantgate.background import stop_tasks
 from tenantgate.credits.pricing import RateCard, RateEntry
 from tenantgate.credits.rate_card_entries import config_entries, merged_card
 from tenantgate.credits.rate_card_store import RateCardStore, Revision
@@ -56,11 +56,8 @@ class RateCardSource:
 
     async def aclose(self) -> None:
         """Stop polling."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_tasks(self._task)
+        self._task = None
 
     async def refresh(self, *, force: bool = False) -> bool:
         """Reload if the store's revision moved (or ``force``); True when a new card was applied."""

@@ -18,13 +18,13 @@ back its free room, so a replica never sits on credits another replica could use
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from tenantgate.background import stop_tasks
 from tenantgate.credits import hold_plan, leases
 from tenantgate.credits.batcher import LedgerBatcher
 from tenantgate.credits.hold_plan import HoldPlan
@@ -89,11 +89,8 @@ class Reservations:
 
     async def aclose(self) -> None:
         """Stop rolling, then book everything settled and give back every free credit."""
-        if self._roller is not None:
-            self._roller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._roller
-            self._roller = None
+        await stop_tasks(self._roller)
+        self._roller = None
         await self.roll(shrink_all=True)
 
     # Admission

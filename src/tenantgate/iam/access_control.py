@@ -16,12 +16,12 @@ one transaction every ``_TOUCH_INTERVAL_S``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+from tenantgate.background import stop_tasks
 from tenantgate.errors import AuthenticationFailed, InvalidApiKey, ModelNotAuthorized, PermissionDenied
 from tenantgate.iam import _identity_rows as rows
 from tenantgate.iam import inference_access as rules
@@ -75,11 +75,7 @@ class AccessControl:
 
     async def aclose(self) -> None:
         """Stop polling and write the uses collected since the last flush."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(*self._tasks)
         self._tasks = []
         await self._flush_uses()
 

@@ -15,7 +15,6 @@ supported; use one Redis, with replicas or Sentinel for availability.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from tenantgate.background import stop_tasks
 from tenantgate.ratelimit._redis_scripts import ADMIT, FINISH, RENEW
 from tenantgate.ratelimit.rules import Limit, LimitKind
 from tenantgate.ratelimit.store import Correction, StoreUnavailable, Verdict
@@ -70,10 +70,7 @@ class RedisStore:
         self._renewer = asyncio.create_task(self._renew_forever())
 
     async def aclose(self) -> None:
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+        await stop_tasks(self._renewer)
         await self.flush()
         await self._redis.aclose()
 
