@@ -32,6 +32,9 @@ POLICY = ("Allow group Analysts to use generative-ai-chat in compartment Finance
           f"where request.model = '{stack.REMOTE_MODEL}'")
 NO_RUN_EXHAUSTS = 10**15
 """Micro-credits in the commitment and the budget: far more than any bounded run spends."""
+CREDITS_ON = {"enabled": True, "rate_card": [
+    {"model": stack.REMOTE_MODEL, "input_per_1m": "0.15", "output_per_1m": "0.60"}]}
+"""The credits section of every metered bench gateway: on, with the bench model priced."""
 
 
 def sqlite_url(workdir: Path) -> str:
@@ -43,8 +46,7 @@ def config(fake: stack.FakeProcess, database_url: str) -> dict[str, Any]:
     """The shipped defaults plus credits (a rate card) and one rate-limit rule."""
     settings = stack.gateway_config(fake)
     settings["storage"] = {"url": database_url}
-    settings["credits"] = {"enabled": True, "rate_card": [
-        {"model": stack.REMOTE_MODEL, "input_per_1m": "0.15", "output_per_1m": "0.60"}]}
+    settings["credits"] = CREDITS_ON
     settings["rate_limits"] = {"rules": [{"scope": "key", "requests_per_minute": 1_000_000}]}
     return settings
 
@@ -55,11 +57,18 @@ def seed(database_url: str) -> str:
     return asyncio.run(_seed(database_url))
 
 
+async def fund(credits: CreditStore) -> None:
+    """The ledger's system accounts and a commitment no bounded run can exhaust."""
+    now = datetime.now(UTC)
+    await credits.ensure_system_accounts()
+    await credits.add_commitment(name="bench", kind=CommitmentKind.ANNUAL, amount=NO_RUN_EXHAUSTS,
+                                 starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=30))
+
+
 async def _seed(url: str) -> str:
     await upgrade_to_head(url)
     db = Database.open(url, pool_size=1)
     try:
-        now = datetime.now(UTC)
         identity = IdentityStore(db, clock=lambda: datetime.now(UTC))
         root = (await identity.create_tenancy("acme")).id
         finance = await identity.create_compartment("Finance", parent_id=root)
@@ -69,9 +78,7 @@ async def _seed(url: str) -> str:
         await identity.save_policy("analysts-chat", POLICY, compartment_id=root)
         key = await identity.create_api_key("ana-bench", owner_user_id=ana.id, compartment_id=finance.id)
         credits = CreditStore(db, clock=lambda: datetime.now(UTC))
-        await credits.ensure_system_accounts()
-        await credits.add_commitment(name="bench", kind=CommitmentKind.ANNUAL, amount=NO_RUN_EXHAUSTS,
-                                     starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=30))
+        await fund(credits)
         await credits.set_budget(scope_type="compartment", scope_id=finance.id, period=Period.MONTHLY,
                                  limit=NO_RUN_EXHAUSTS, name="finance-monthly")
         return key.token

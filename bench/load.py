@@ -16,11 +16,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import stack
+
 BENCH_DIR = Path(__file__).resolve().parent
 WRK_INSTALL = "apt-get install -y wrk"
 REQUEST_TIMEOUT_S = 5
-DEFAULT_BEARER = "sk-test"
-"""What every request carries as its bearer token unless a run names another (its API key)."""
+DEFAULT_BEARER = stack.UPSTREAM_KEY
+"""What every request carries as its bearer token unless a run names another: the fake
+upstream's key (the gateway's shipped defaults ask for none)."""
 
 
 @dataclass(frozen=True, slots=True)

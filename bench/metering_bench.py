@@ -16,19 +16,19 @@ import asyncio
 import statistics
 import sys
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
+import governed  # noqa: E402
 import load  # noqa: E402
 import overhead  # noqa: E402
 import payloads  # noqa: E402
 import stack  # noqa: E402
 from run import _placement  # noqa: E402
-from tenantgate.credits.commitments import CommitmentKind  # noqa: E402
 from tenantgate.credits.store import CreditStore  # noqa: E402
 from tenantgate.storage import Database, upgrade_to_head  # noqa: E402
 from tenantgate.testing.gateway_process import run_gateway  # noqa: E402
@@ -39,11 +39,7 @@ async def seed_commitment(url: str) -> None:
     await upgrade_to_head(url)
     db = Database.open(url, pool_size=1)
     try:
-        now = datetime.now(UTC)
-        store = CreditStore(db, clock=lambda: datetime.now(UTC))
-        await store.ensure_system_accounts()
-        await store.add_commitment(name="bench", kind=CommitmentKind.ANNUAL, amount=10**15,
-                                   starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=30))
+        await governed.fund(CreditStore(db, clock=lambda: datetime.now(UTC)))
     finally:
         await db.dispose()
 
@@ -52,8 +48,7 @@ def config(fake: stack.FakeProcess, workdir: Path, metered: bool) -> dict[str, A
     settings = stack.gateway_config(fake)
     settings["storage"] = {"url": f"sqlite+aiosqlite:///{workdir / 'tenantgate.db'}"}
     if metered:
-        settings["credits"] = {"enabled": True, "rate_card": [
-            {"model": stack.REMOTE_MODEL, "input_per_1m": "0.15", "output_per_1m": "0.60"}]}
+        settings["credits"] = governed.CREDITS_ON
     return settings
 
 

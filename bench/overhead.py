@@ -119,7 +119,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             cpu = f"{figures['gateway_cpu_ms_per_request']:.3f}" if side == "gateway" else "-"
             busy = "/".join(f"{share:.0%}" for share in figures["core_busy"][:2])
             lines.append(
-                f"{row.get('profile', 'shipped'):<8} {row['phase']:<10} {row['kind']:<7} "
+                f"{row['profile']:<8} {row['phase']:<10} {row['kind']:<7} "
                 f"{row['connections']:>5} {side:<8} "
                 f"{figures['requests_per_s']:>8.0f} {figures['p50_us'] / 1000:>8.2f} "
                 f"{figures['p90_us'] / 1000:>8.2f} {figures['p99_us'] / 1000:>8.2f} {cpu:>13} "

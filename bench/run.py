@@ -156,7 +156,7 @@ def _governed(args: argparse.Namespace, workdir: Path, placement: overhead.Place
 
 def _row(rows: list[dict[str, Any]], phase: str, kind: str, profile: str) -> dict[str, Any] | None:
     return next((r for r in rows if r["phase"] == phase and r["kind"] == kind
-                 and r.get("profile", "shipped") == profile), None)
+                 and r["profile"] == profile), None)
 
 
 def _mark(ok: bool) -> str:

@@ -478,7 +478,7 @@ class StreamSession:
                 elif include_usage:
                     held.append(b"data: " + piece.data + b"\n\n")
                 if held and not piece.more_in_read:
-                    yield held[0] if len(held) == 1 else b"".join(held)
+                    yield b"".join(held)  # one frame: itself, not a copy
                     held.clear()
             self._upstream_finished = True
         except TenantgateError as error:
