@@ -76,12 +76,16 @@ class BudgetStore:
         A new limit applies to the current period at once, by a correcting transfer; ``hard``
         is a property of each period's account, so a change to it applies from the next period.
         """
-        for _ in range(_SET_ATTEMPTS):
+        for attempt in range(1, _SET_ATTEMPTS + 1):
             budget = await self._set_once(Budget(
                 "", name or "", scope_type, scope_id, Period(period), limit, hard, tuple(thresholds),
                 webhook_url, self._clock()))
             if budget is not None:
                 return budget
+            if attempt < _SET_ATTEMPTS:
+                # Jittered, as every lost race is retried: changes that collided once (in-process
+                # writers take turns in order) must not collide again in lockstep.
+                await self._db.retry_policy.wait_after(attempt)
         raise TransactionConflict("The budget kept changing concurrently; try again.")
 
     async def _set_once(self, wanted: Budget) -> Budget | None:
